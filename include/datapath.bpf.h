@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Classification and accounting shared by the XDP and TC entries. The
+ * entries say what they know about the frame (ft_frame) and then hand every
+ * packet to the capture hook; none of this changes a verdict.
+ */
+#ifndef FT_DATAPATH_BPF_H
+#define FT_DATAPATH_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "parse.h"
+#include "http.h"
+#include "maps.bpf.h"
+
+#ifndef E2BIG
+#define E2BIG 7
+#endif
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+
+/* Runtime knobs, set by the loader through the skeleton before load. */
+const volatile __u32 ft_http_sample_rate = 1; /* 1 in N; 0 disables samples */
+const volatile __u8 ft_http_keep_query = 0;
+const volatile __u8 ft_flows_enabled = 1;
+
+/* Inserted when an interface appears before userspace created its entry. */
+static const struct ft_if_stats ft_zero_stats;
+
+struct ft_frame {
+	void *ctx;
+	__u32 ifindex;
+	__u32 len;  /* bytes to account: the frame as tcpdump shows it */
+	__u32 segs; /* packets to account: GSO segments at TC, else 1 */
+	__u8 dir;
+	__u8 is_tc; /* payload may be non-linear: copy it with skb_load_bytes */
+	__u64 now;
+};
+
+static __always_inline struct ft_if_stats *ft_if_stats_get(__u32 ifindex, __u8 dir)
+{
+	struct ft_if_key k = { .ifindex = ifindex, .dir = dir };
+	struct ft_if_stats *st;
+
+	st = bpf_map_lookup_elem(&ft_ifstats, &k);
+	if (likely(st))
+		return st;
+	bpf_map_update_elem(&ft_ifstats, &k, &ft_zero_stats, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&ft_ifstats, &k);
+}
+
+static __always_inline void ft_count(struct ft_counter *c, const struct ft_frame *f)
+{
+	c->packets += f->segs;
+	c->bytes += f->len;
+}
+
+/*
+ * The sampled path is copied by a global function, ft_http_emit(), that
+ * each entry defines for its context type (FT_HTTP_EMIT). The verifier
+ * checks a global function once, on its own, instead of once for every way
+ * the parser can reach it (VLAN depths times IPv6 extension chains).
+ */
+static __always_inline void ft_http_fill(struct ft_http_event *ev, const __u8 *p, const void *end,
+					 __u32 n)
+{
+	__u32 i;
+
+	if (n > FT_HTTP_PATH_MAX)
+		n = FT_HTTP_PATH_MAX;
+	for (i = 0; i < FT_HTTP_PATH_MAX; i++) {
+		if (i >= n || (const void *)(p + i + 1) > end)
+			break;
+		ev->path[i] = p[i];
+	}
+}
+
+/* Sends the event prepared in ft_http_scratch; returns 0 or an error. */
+static __always_inline long ft_http_send(struct ft_http_event *ev)
+{
+	ft_http_finish(ev, ft_http_keep_query);
+	return bpf_ringbuf_output(&ft_http_rb, ev, sizeof(*ev), 0);
+}
+
+static __always_inline void ft_http_sample(const struct ft_frame *f, const struct ft_parsed *pp,
+					   struct ft_if_stats *st, __u8 method)
+{
+	struct ft_http_event *ev;
+	__u32 zero = 0, tok = ft_http_tok_len(method);
+
+	if (!ft_http_sample_rate || ++st->http_sample_counter % ft_http_sample_rate)
+		return;
+	ev = bpf_map_lookup_elem(&ft_http_scratch, &zero);
+	if (!ev)
+		return;
+	ev->ts_ns = f->now;
+	ev->ifindex = f->ifindex;
+	ev->dir = f->dir;
+	ev->family = pp->key.family;
+	ev->method = method;
+	ev->sport = pp->key.sport;
+	ev->dport = pp->key.dport;
+	ev->vlan = pp->key.vlan;
+	__builtin_memcpy(ev->src, pp->key.src, 16);
+	__builtin_memcpy(ev->dst, pp->key.dst, 16);
+	if (FT_HTTP_EMIT(f->ctx, pp->payload_off + tok, pp->payload_len - tok))
+		st->http_samples_lost++;
+}
+
+static __always_inline void ft_flow_account(const struct ft_frame *f, struct ft_parsed *pp,
+					    struct ft_if_stats *st, __u32 http)
+{
+	struct ft_flow_val *v, nv;
+	long err;
+
+	pp->key.ifindex = f->ifindex;
+	pp->key.dir = f->dir;
+	v = bpf_map_lookup_elem(&ft_flows, &pp->key);
+	if (!v) {
+		nv = (struct ft_flow_val){
+			.packets = f->segs,
+			.bytes = f->len,
+			.first_ns = f->now,
+			.last_ns = f->now,
+			.http_requests = http,
+			.tcp_flags = pp->tcp_flags,
+		};
+		err = bpf_map_update_elem(&ft_flows, &pp->key, &nv, BPF_NOEXIST);
+		if (!err)
+			return;
+		/* Another CPU created it first: fall through to our slot. */
+		if (err == -EEXIST)
+			v = bpf_map_lookup_elem(&ft_flows, &pp->key);
+		if (!v) {
+			st->flow_overflow += f->segs;
+			return;
+		}
+	}
+	if (!v->first_ns)
+		v->first_ns = f->now;
+	v->packets += f->segs;
+	v->bytes += f->len;
+	v->last_ns = f->now;
+	v->http_requests += http;
+	v->tcp_flags |= pp->tcp_flags;
+}
+
+/*
+ * Accounts one frame that the entry's FT_PARSE() global function parsed
+ * into pp. Returns the mask of capture slots in use so the entry can
+ * tail-call the capture filters last.
+ *
+ * The parser is a global function so that the verifier checks it once and
+ * the accounting once, instead of the accounting once for every way
+ * through the parser (VLAN depths times IPv6 extension chains).
+ */
+static __always_inline __u32 ft_handle(struct ft_frame *f)
+{
+	struct ft_parsed pp = {};
+	struct ft_if_stats *st;
+	struct ft_config *cfg;
+	__u32 zero = 0;
+	__u8 method = FT_HTTP_NONE;
+	int c;
+
+	FT_PARSE(f->ctx, &pp);
+	f->now = bpf_ktime_get_ns();
+	st = ft_if_stats_get(f->ifindex, f->dir);
+	if (!st)
+		goto capture;
+
+	method = pp.http_method;
+	if (pp.payload_nonlinear)
+		method = FT_HTTP_DETECT(f->ctx, pp.payload_off, pp.payload_len);
+	{
+		if (method != FT_HTTP_NONE) {
+			__u32 idx = method;
+
+			/* Keep clang from dropping the bound the verifier needs. */
+			asm volatile("" : "+r"(idx));
+			pp.classes |= FT_BIT(FT_CLASS_HTTP);
+			if (idx < FT_HTTP_MAX)
+				ft_count(&st->http[idx], f);
+		}
+	}
+
+#pragma unroll
+	for (c = 0; c < FT_CLASS_MAX; c++)
+		if (pp.classes & FT_BIT(c))
+			ft_count(&st->cls[c], f);
+	if (pp.reason) {
+		__u32 idx = pp.reason;
+
+		asm volatile("" : "+r"(idx));
+		if (idx < FT_MAL_MAX)
+			ft_count(&st->malformed[idx], f);
+	}
+
+	if (ft_flows_enabled && pp.key.family && !pp.reason)
+		ft_flow_account(f, &pp, st, method != FT_HTTP_NONE);
+	if (method != FT_HTTP_NONE)
+		ft_http_sample(f, &pp, st, method);
+
+capture:
+	cfg = bpf_map_lookup_elem(&ft_config_map, &zero);
+	if (!cfg || !cfg->capture_mask)
+		return 0;
+	if (st)
+		st->capture_calls++;
+	{
+		struct ft_cap_meta *m = bpf_map_lookup_elem(&ft_cap_meta_map, &zero);
+
+		if (!m)
+			return 0;
+		m->ts_ns = f->now;
+		m->ifindex = f->ifindex;
+		m->pkt_len = f->len;
+		m->dir = f->dir;
+	}
+	return cfg->capture_mask;
+}
+
+/* A filter that matched or not returns the same verdict; an empty slot
+ * makes bpf_tail_call return, so try the next one in the mask. */
+#define FT_TAIL_CALL_CAPTURES(ctx, prog_array, mask, first)                                        \
+	do {                                                                                       \
+		int __i;                                                                           \
+		_Pragma("unroll") for (__i = (first); __i < FT_CAPTURE_SLOTS; __i++) if ((mask) &  \
+											 (1U << __i)) \
+			bpf_tail_call((ctx), &(prog_array), __i);                                  \
+	} while (0)
+
+#endif /* FT_DATAPATH_BPF_H */

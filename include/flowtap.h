@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Types shared by the BPF programs and userspace. Each struct is defined
+ * here once; the _Static_asserts break the build if a layout drifts, since
+ * pinned maps outlive the binaries that created them.
+ */
+#ifndef FLOWTAP_H
+#define FLOWTAP_H
+
+#include <linux/types.h>
+
+#define FT_PIN_ROOT "/sys/fs/bpf/flowtap"
+
+/* Bounds the datapath relies on; changing one changes map layouts. */
+#define FT_MAX_IFACE_KEYS	4096
+#define FT_DEFAULT_FLOWS	65536
+#define FT_IPV6_EXT_MAX		8
+#define FT_MAX_VLAN_TAGS	2
+#define FT_HTTP_PATH_MAX	128
+#define FT_CAPTURE_SLOTS	16
+
+enum ft_direction {
+	FT_DIR_INGRESS = 0,
+	FT_DIR_EGRESS = 1,
+	FT_DIR_MAX,
+};
+
+/* Traffic classes; a packet may be in several (ipv4 + tcp + vlan + http). */
+enum ft_class {
+	FT_CLASS_IPV4 = 0,
+	FT_CLASS_IPV6,
+	FT_CLASS_ARP,
+	FT_CLASS_OTHER_L2,
+	FT_CLASS_TCP,
+	FT_CLASS_UDP,
+	FT_CLASS_ICMP,
+	FT_CLASS_ICMPV6,
+	FT_CLASS_OTHER_L4,
+	FT_CLASS_VLAN,
+	FT_CLASS_FRAGMENT,
+	FT_CLASS_MALFORMED,
+	FT_CLASS_HTTP,
+	FT_CLASS_MAX,
+};
+
+/*
+ * Why a packet could not be parsed to the end. A layer's class is counted
+ * only when its header is complete and valid, so a packet whose TCP header
+ * is cut short counts as ipv4 + malformed(tcp_truncated), never as tcp.
+ */
+enum ft_malformed_reason {
+	FT_MAL_NONE = 0,
+	FT_MAL_ETH_TRUNCATED,
+	FT_MAL_VLAN_TRUNCATED,
+	FT_MAL_VLAN_DEPTH,
+	FT_MAL_ARP_TRUNCATED,
+	FT_MAL_IP_VERSION,
+	FT_MAL_IPV4_TRUNCATED,
+	FT_MAL_IPV4_IHL,
+	FT_MAL_IPV4_TOTAL_LEN,
+	FT_MAL_IPV6_TRUNCATED,
+	FT_MAL_IPV6_EXT_TRUNCATED,
+	FT_MAL_IPV6_EXT_CHAIN,
+	FT_MAL_TCP_TRUNCATED,
+	FT_MAL_TCP_DOFF,
+	FT_MAL_UDP_TRUNCATED,
+	FT_MAL_UDP_LEN,
+	FT_MAL_ICMP_TRUNCATED,
+	FT_MAL_ICMPV6_TRUNCATED,
+	FT_MAL_MAX,
+};
+
+enum ft_http_method {
+	FT_HTTP_NONE = 0,
+	FT_HTTP_GET,
+	FT_HTTP_HEAD,
+	FT_HTTP_POST,
+	FT_HTTP_PUT,
+	FT_HTTP_DELETE,
+	FT_HTTP_OPTIONS,
+	FT_HTTP_PATCH,
+	FT_HTTP_CONNECT,
+	FT_HTTP_TRACE,
+	FT_HTTP_MAX,
+};
+
+struct ft_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct ft_counter) == 16, "ft_counter layout");
+
+/* Key of ft_ifstats: one entry per (interface, direction). */
+struct ft_if_key {
+	__u32 ifindex;
+	__u32 dir;
+};
+_Static_assert(sizeof(struct ft_if_key) == 8, "ft_if_key layout");
+
+/*
+ * Everything counted per (interface, direction), per CPU. One lookup per
+ * packet reaches all of it, which is why the counters live together.
+ */
+struct ft_if_stats {
+	struct ft_counter cls[FT_CLASS_MAX];
+	struct ft_counter malformed[FT_MAL_MAX];
+	struct ft_counter http[FT_HTTP_MAX];
+	__u64 flow_overflow;	   /* packets not in ft_flows: table full */
+	__u64 http_samples_lost;   /* ring buffer full */
+	__u64 http_sample_counter; /* drives 1-in-N sampling */
+	__u64 capture_calls;	   /* packets handed to the capture hook */
+};
+_Static_assert(sizeof(struct ft_if_stats) ==
+		       16 * (FT_CLASS_MAX + FT_MAL_MAX + FT_HTTP_MAX) + 4 * 8,
+	       "ft_if_stats layout");
+
+enum ft_family {
+	FT_FAMILY_NONE = 0,
+	FT_FAMILY_IPV4 = 4,
+	FT_FAMILY_IPV6 = 6,
+};
+
+/*
+ * Flow key. IPv4 addresses sit in the first 4 bytes of src/dst, the rest
+ * zero. For ICMP and ICMPv6, sport holds the type and dport the code. The
+ * VLAN id is the outermost tag (0 when untagged). Non-first fragments have
+ * ports 0: only the first fragment carries the L4 header.
+ */
+struct ft_flow_key {
+	__u32 ifindex;
+	__u8 dir;
+	__u8 family;
+	__u8 proto;
+	__u8 pad;
+	__u16 vlan;
+	__u16 sport;
+	__u16 dport;
+	__u16 pad2;
+	__u8 src[16];
+	__u8 dst[16];
+};
+_Static_assert(sizeof(struct ft_flow_key) == 48, "ft_flow_key layout");
+
+/* Per-CPU flow value; userspace sums packets/bytes, takes min/max times. */
+struct ft_flow_val {
+	__u64 packets;
+	__u64 bytes;
+	__u64 first_ns; /* CLOCK_MONOTONIC */
+	__u64 last_ns;
+	__u32 http_requests;
+	__u8 tcp_flags; /* OR of all flags seen */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct ft_flow_val) == 40, "ft_flow_val layout");
+
+enum ft_http_flags {
+	FT_HTTP_F_TRUNCATED = 1 << 0, /* path cut by segment end or FT_HTTP_PATH_MAX */
+	FT_HTTP_F_REDACTED = 1 << 1,  /* a query string was removed */
+	FT_HTTP_F_NO_VERSION = 1 << 2, /* no " HTTP/1.x" after the path */
+};
+
+/* One sampled HTTP request line, sent through ft_http_rb. */
+struct ft_http_event {
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u32 ifindex;
+	__u8 dir;
+	__u8 family;
+	__u8 method;
+	__u8 flags;
+	__u16 sport;
+	__u16 dport;
+	__u16 path_len;
+	__u16 vlan;
+	__u8 src[16];
+	__u8 dst[16];
+	char path[FT_HTTP_PATH_MAX];
+};
+_Static_assert(sizeof(struct ft_http_event) == 56 + FT_HTTP_PATH_MAX, "ft_http_event layout");
+
+/* ft_config[0]: written by userspace, read by every packet. */
+struct ft_config {
+	__u32 capture_mask; /* bit i: a capture filter occupies slot i */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ft_config) == 8, "ft_config layout");
+
+/*
+ * Handed to capture filters through the per-CPU ft_cap_meta map before the
+ * datapath tail-calls them: the filter's own context cannot tell a TC
+ * ingress packet from an egress one.
+ */
+struct ft_cap_meta {
+	__u64 ts_ns;
+	__u32 ifindex;
+	__u32 pkt_len; /* original frame length, as tcpdump reports it */
+	__u8 dir;
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct ft_cap_meta) == 24, "ft_cap_meta layout");
+
+#endif /* FLOWTAP_H */
