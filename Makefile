@@ -13,7 +13,7 @@ DEBIAN_PKGS := clang llvm libbpf-dev libxdp-dev xdp-tools libpcap-dev libelf-dev
 
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -I/usr/include/$(MULTIARCH) -Iinclude -MD
 CFLAGS     ?= -O2 -g
-CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -MD -Iinclude -Iuserspace -Ipcap \
+CFLAGS     += -Wall -Wextra -Werror -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE -MD -Iinclude -Iuserspace -Ipcap -I/usr/include/libnl3 \
 	-I$(BUILD) -DFLOWTAP_VERSION='"$(VERSION)"'
 LDLIBS     += -lxdp -lbpf -lelf -lz -lpcap -lnl-route-3 -lnl-3 -ljson-c -lmicrohttpd -lm -lpthread
 ifeq ($(SANITIZE),1)

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* stats and flows: what the datapath counted. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <json-c/json.h>
+#include "cli.h"
+#include "log.h"
+#include "names.h"
+#include "state.h"
+#include "datapath.h"
+#include "output.h"
+
+static bool ft_iface_wanted(const struct ft_iface_list *l, __u32 ifindex)
+{
+	size_t i;
+
+	if (!l->n)
+		return true;
+	for (i = 0; i < l->n; i++)
+		if ((__u32)l->v[i].ifindex == ifindex)
+			return true;
+	return false;
+}
+
+/* Opens a pinned map, or explains that nothing is attached. */
+static int ft_open_map(const char *cmd, const char *name)
+{
+	int fd = ft_map_fd(ft_pin_root(), name);
+
+	if (fd == -ENOENT)
+		pr_err("%s: no flowtap state under %s (attach first: flowtap attach IFACE)\n", cmd,
+		       ft_pin_root());
+	else if (fd < 0)
+		ft_fail(cmd, name, fd);
+	return fd;
+}
+
+struct stats_cfg {
+	bool json;
+	struct ft_iface_list ifaces;
+};
+
+static json_object *stats_row(const struct ft_if_totals *t, const char *key, const char *val,
+			      const struct ft_counter *c)
+{
+	json_object *o = json_object_new_object();
+	char name[IF_NAMESIZE];
+
+	json_object_object_add(o, "iface", json_object_new_string(ft_ifname(t->ifindex, name)));
+	json_object_object_add(o, "ifindex", json_object_new_int64(t->ifindex));
+	json_object_object_add(o, "direction", json_object_new_string(ft_dir_name(t->dir)));
+	json_object_object_add(o, key, json_object_new_string(val));
+	json_object_object_add(o, "packets", json_object_new_uint64(c->packets));
+	json_object_object_add(o, "bytes", json_object_new_uint64(c->bytes));
+	return o;
+}
+
+static void stats_json(const struct ft_if_totals *t, json_object *arr)
+{
+	unsigned int i;
+
+	for (i = 0; i < FT_CLASS_MAX; i++)
+		json_object_array_add(arr, stats_row(t, "class", ft_class_name(i), &t->s.cls[i]));
+	for (i = 1; i < FT_MAL_MAX; i++) {
+		json_object *o;
+
+		if (!t->s.malformed[i].packets)
+			continue;
+		o = stats_row(t, "class", "malformed", &t->s.malformed[i]);
+		json_object_object_add(o, "reason", json_object_new_string(ft_reason_name(i)));
+		json_object_array_add(arr, o);
+	}
+	for (i = 1; i < FT_HTTP_MAX; i++) {
+		json_object *o;
+
+		if (!t->s.http[i].packets)
+			continue;
+		o = stats_row(t, "class", "http", &t->s.http[i]);
+		json_object_object_add(o, "method", json_object_new_string(ft_method_name(i)));
+		json_object_array_add(arr, o);
+	}
+	/* Losses: packets counted above but missing from the flow table, and
+	 * HTTP samples the ring buffer had no room for. */
+	{
+		struct ft_counter ov = { .packets = t->s.flow_overflow };
+		struct ft_counter hl = { .packets = t->s.http_samples_lost };
+
+		json_object_array_add(arr, stats_row(t, "counter", "flow_overflow", &ov));
+		json_object_array_add(arr, stats_row(t, "counter", "http_samples_lost", &hl));
+	}
+}
+
+static void stats_text(const struct ft_if_totals *t)
+{
+	char name[IF_NAMESIZE];
+	unsigned int i;
+
+	ft_ifname(t->ifindex, name);
+	for (i = 0; i < FT_CLASS_MAX; i++)
+		if (t->s.cls[i].packets)
+			printf("%-16s %-8s %-24s %14llu %16llu\n", name, ft_dir_name(t->dir),
+			       ft_class_name(i), t->s.cls[i].packets, t->s.cls[i].bytes);
+	for (i = 1; i < FT_MAL_MAX; i++)
+		if (t->s.malformed[i].packets)
+			printf("%-16s %-8s malformed:%-14s %14llu %16llu\n", name,
+			       ft_dir_name(t->dir), ft_reason_name(i), t->s.malformed[i].packets,
+			       t->s.malformed[i].bytes);
+	for (i = 1; i < FT_HTTP_MAX; i++)
+		if (t->s.http[i].packets)
+			printf("%-16s %-8s http:%-19s %14llu %16llu\n", name, ft_dir_name(t->dir),
+			       ft_method_name(i), t->s.http[i].packets, t->s.http[i].bytes);
+	if (t->s.flow_overflow || t->s.http_samples_lost)
+		printf("%-16s %-8s flow_overflow=%llu http_samples_lost=%llu\n", name,
+		       ft_dir_name(t->dir), t->s.flow_overflow, t->s.http_samples_lost);
+}
+
+static int cmp_if_totals(const void *a, const void *b)
+{
+	const struct ft_if_totals *x = a, *y = b;
+
+	if (x->ifindex != y->ifindex)
+		return x->ifindex < y->ifindex ? -1 : 1;
+	return (int)x->dir - (int)y->dir;
+}
+
+static int stats_run(void *p, int argc, char **argv)
+{
+	struct stats_cfg *c = p;
+	struct ft_if_totals *t;
+	json_object *arr = NULL;
+	size_t n, i;
+	int fd, err;
+
+	(void)argc;
+	(void)argv;
+	fd = ft_open_map("stats", "ft_ifstats");
+	if (fd < 0)
+		return 1;
+	err = ft_read_ifstats(fd, &t, &n);
+	close(fd);
+	if (err)
+		return ft_fail("stats", "reading counters", err);
+	qsort(t, n, sizeof(*t), cmp_if_totals);
+	if (c->json)
+		arr = json_object_new_array();
+	else
+		printf("%-16s %-8s %-24s %14s %16s\n", "IFACE", "DIR", "CLASS", "PACKETS", "BYTES");
+	for (i = 0; i < n; i++) {
+		if (!ft_iface_wanted(&c->ifaces, t[i].ifindex))
+			continue;
+		if (arr)
+			stats_json(&t[i], arr);
+		else
+			stats_text(&t[i]);
+	}
+	if (arr) {
+		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+		json_object_put(arr);
+	}
+	free(t);
+	return 0;
+}
+
+static const struct ft_opt stats_opts[] = {
+	{ "json", 'j', FT_OPT_FLAG, offsetof(struct stats_cfg, json), NULL, "JSON output" },
+	{ "interface", 'i', FT_OPT_IFACE, offsetof(struct stats_cfg, ifaces), "IFACE",
+	  "only this interface (repeatable)" },
+	FT_OPT_END,
+};
+
+const struct ft_cmd ft_cmd_stats = {
+	.name = "stats",
+	.summary = "show packet and byte counters per interface, direction and class",
+	.opts = stats_opts,
+	.cfg_size = sizeof(struct stats_cfg),
+	.max_args = 0,
+	.run = stats_run,
+};
+
+struct flows_cfg {
+	bool json;
+	struct ft_iface_list ifaces;
+	int sort;
+	unsigned long limit;
+};
+
+static const char *const sort_keys[] = { "bytes", "packets", NULL };
+static int flows_sort_key;
+
+static int cmp_flows(const void *a, const void *b)
+{
+	const struct ft_flow *x = a, *y = b;
+	__u64 vx = flows_sort_key ? x->v.packets : x->v.bytes;
+	__u64 vy = flows_sort_key ? y->v.packets : y->v.bytes;
+
+	return vx < vy ? 1 : vx > vy ? -1 : 0;
+}
+
+json_object *ft_flow_json(const struct ft_flow *f)
+{
+	json_object *o = json_object_new_object();
+	char name[IF_NAMESIZE], buf[64], pbuf[8];
+	const struct ft_flow_key *k = &f->key;
+	bool icmp = ft_is_icmp(k->family, k->proto);
+
+	json_object_object_add(o, "iface", json_object_new_string(ft_ifname(k->ifindex, name)));
+	json_object_object_add(o, "ifindex", json_object_new_int64(k->ifindex));
+	json_object_object_add(o, "direction", json_object_new_string(ft_dir_name(k->dir)));
+	json_object_object_add(o, "vlan", json_object_new_int(k->vlan));
+	json_object_object_add(o, "family", json_object_new_int(k->family));
+	json_object_object_add(o, "proto",
+			       json_object_new_string(ft_proto_name(k->proto, pbuf, sizeof(pbuf))));
+	json_object_object_add(o, "src",
+			       json_object_new_string(ft_addr_str(k->family, k->src, buf, sizeof(buf))));
+	json_object_object_add(o, "dst",
+			       json_object_new_string(ft_addr_str(k->family, k->dst, buf, sizeof(buf))));
+	json_object_object_add(o, icmp ? "type" : "sport", json_object_new_int(k->sport));
+	json_object_object_add(o, icmp ? "code" : "dport", json_object_new_int(k->dport));
+	json_object_object_add(o, "packets", json_object_new_uint64(f->v.packets));
+	json_object_object_add(o, "bytes", json_object_new_uint64(f->v.bytes));
+	json_object_object_add(o, "first_seen", json_object_new_double(ft_mono_to_epoch(f->v.first_ns)));
+	json_object_object_add(o, "last_seen", json_object_new_double(ft_mono_to_epoch(f->v.last_ns)));
+	json_object_object_add(o, "tcp_flags",
+			       json_object_new_string(ft_tcp_flags_str(f->v.tcp_flags, buf, sizeof(buf))));
+	json_object_object_add(o, "http_requests", json_object_new_int64(f->v.http_requests));
+	return o;
+}
+
+static void flow_text(const struct ft_flow *f)
+{
+	const struct ft_flow_key *k = &f->key;
+	char name[IF_NAMESIZE], src[64], dst[64], fl[64], pbuf[8];
+	bool v6 = k->family == FT_FAMILY_IPV6;
+
+	ft_addr_str(k->family, k->src, src, sizeof(src));
+	ft_addr_str(k->family, k->dst, dst, sizeof(dst));
+	printf("%-12s %-7s %-6s %s%s%s%s%u -> %s%s%s%s%u %10llu %12llu %s", ft_ifname(k->ifindex, name),
+	       ft_dir_name(k->dir), ft_proto_name(k->proto, pbuf, sizeof(pbuf)), v6 ? "[" : "", src,
+	       v6 ? "]" : "", ft_is_icmp(k->family, k->proto) ? " type " : ":", k->sport,
+	       v6 ? "[" : "", dst, v6 ? "]" : "", ft_is_icmp(k->family, k->proto) ? " code " : ":",
+	       k->dport, f->v.packets, f->v.bytes, ft_tcp_flags_str(f->v.tcp_flags, fl, sizeof(fl)));
+	if (k->vlan)
+		printf(" vlan=%u", k->vlan);
+	if (f->v.http_requests)
+		printf(" http=%u", f->v.http_requests);
+	printf("\n");
+}
+
+static int flows_run(void *p, int argc, char **argv)
+{
+	struct flows_cfg *c = p;
+	struct ft_flow *f;
+	size_t n, i, shown = 0;
+	int fd, err;
+
+	(void)argc;
+	(void)argv;
+	fd = ft_open_map("flows", "ft_flows");
+	if (fd < 0)
+		return 1;
+	err = ft_read_flows(fd, &f, &n);
+	close(fd);
+	if (err)
+		return ft_fail("flows", "reading the flow table", err);
+	flows_sort_key = c->sort;
+	qsort(f, n, sizeof(*f), cmp_flows);
+	if (c->json)
+		fputs("[", stdout);
+	for (i = 0; i < n && (!c->limit || shown < c->limit); i++) {
+		if (!ft_iface_wanted(&c->ifaces, f[i].key.ifindex))
+			continue;
+		if (c->json) {
+			json_object *o = ft_flow_json(&f[i]);
+
+			printf("%s%s", shown ? "," : "", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+		} else {
+			flow_text(&f[i]);
+		}
+		shown++;
+	}
+	if (c->json)
+		puts("]");
+	free(f);
+	return 0;
+}
+
+static const struct ft_opt flows_opts[] = {
+	{ "json", 'j', FT_OPT_FLAG, offsetof(struct flows_cfg, json), NULL, "JSON output" },
+	{ "interface", 'i', FT_OPT_IFACE, offsetof(struct flows_cfg, ifaces), "IFACE",
+	  "only this interface (repeatable)" },
+	{ "sort", 0, FT_OPT_CHOICE, offsetof(struct flows_cfg, sort), "bytes|packets",
+	  "order, largest first (default bytes)", sort_keys },
+	{ "limit", 'n', FT_OPT_UINT, offsetof(struct flows_cfg, limit), "N",
+	  "show at most N flows" },
+	FT_OPT_END,
+};
+
+const struct ft_cmd ft_cmd_flows = {
+	.name = "flows",
+	.summary = "show the flow table",
+	.opts = flows_opts,
+	.cfg_size = sizeof(struct flows_cfg),
+	.max_args = 0,
+	.run = flows_run,
+};

@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <linux/pkt_sched.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include <netlink/route/classifier.h>
+#include <netlink/route/link.h>
+#include "datapath.h"
+#include "log.h"
+#include "flowtap_xdp.skel.h"
+#include "flowtap_tc.skel.h"
+
+/* Our TC filters: a fixed handle at priority 1, so flowtap sees packets
+ * before filters that may redirect or drop them. */
+#define FT_TC_HANDLE 0xf10
+#define FT_TC_PRIO   1
+
+static const char *const prog_pin_names[FT_PROG_MAX] = {
+	[FT_PROG_XDP] = "xdp",
+	[FT_PROG_TC_INGRESS] = "tc_ingress",
+	[FT_PROG_TC_EGRESS] = "tc_egress",
+};
+
+void ft_knobs_default(struct ft_knobs *k)
+{
+	k->flow_table_size = FT_DEFAULT_FLOWS;
+	k->http_sample_rate = 1;
+	k->http_keep_query = false;
+}
+
+int ft_pin_root_check(const char *root)
+{
+	char parent[512];
+	struct statfs st;
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", root);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = 0;
+	if (statfs(parent, &st) || st.f_type != BPF_FS_MAGIC) {
+		pr_err("bpffs is not mounted at %s (mount -t bpf bpf %s)\n", parent, parent);
+		return -ENOENT;
+	}
+	if (mkdir(root, 0700) && errno != EEXIST) {
+		pr_err("cannot create %s: %s\n", root, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void ft_pin_path(char *buf, size_t len, const char *root, const char *sub, const char *name)
+{
+	snprintf(buf, len, "%s/%s%s%s", root, sub ? sub : "", sub ? "/" : "", name);
+}
+
+int ft_map_fd(const char *root, const char *name)
+{
+	char path[512];
+	int fd;
+
+	ft_pin_path(path, sizeof(path), root, NULL, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+/* A flow table pinned by an earlier load keeps its size: reuse needs it. */
+static __u32 ft_flow_table_size(const char *root, const struct ft_knobs *k)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = ft_map_fd(root, "ft_flows");
+
+	if (fd < 0)
+		return k->flow_table_size;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = k->flow_table_size;
+	close(fd);
+	return info.max_entries;
+}
+
+static int ft_pin_prog(struct bpf_program *prog, const char *root, enum ft_prog_kind kind)
+{
+	char path[512];
+	int err;
+
+	ft_pin_path(path, sizeof(path), root, "progs", prog_pin_names[kind]);
+	err = bpf_program__pin(prog, path);
+	if (err)
+		pr_err("cannot pin program at %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+/*
+ * Loads both objects with maps pinned by name under root (libbpf reuses
+ * maps already there) and pins the programs under root/progs.
+ */
+static int ft_datapath_load(const char *root, const struct ft_knobs *k)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = root);
+	struct flowtap_xdp *x = NULL;
+	struct flowtap_tc *t = NULL;
+	__u32 flows = ft_flow_table_size(root, k);
+	char dir[512];
+	int err;
+
+	ft_pin_path(dir, sizeof(dir), root, NULL, "progs");
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+
+	x = flowtap_xdp__open_opts(&oo);
+	t = flowtap_tc__open_opts(&oo);
+	if (!x || !t) {
+		err = -errno;
+		pr_err("cannot open the BPF objects: %s\n", strerror(-err));
+		goto out;
+	}
+	x->rodata->ft_http_sample_rate = t->rodata->ft_http_sample_rate = k->http_sample_rate;
+	x->rodata->ft_http_keep_query = t->rodata->ft_http_keep_query = k->http_keep_query;
+	bpf_map__set_max_entries(x->maps.ft_flows, flows);
+	bpf_map__set_max_entries(t->maps.ft_flows, flows);
+
+	err = flowtap_xdp__load(x);
+	if (!err)
+		err = flowtap_tc__load(t);
+	if (err) {
+		pr_err("cannot load the BPF programs: %s (run with -v for the verifier log)\n",
+		       strerror(-err));
+		goto out;
+	}
+	err = ft_pin_prog(x->progs.flowtap_xdp, root, FT_PROG_XDP);
+	if (!err)
+		err = ft_pin_prog(t->progs.flowtap_tc_ingress, root, FT_PROG_TC_INGRESS);
+	if (!err)
+		err = ft_pin_prog(t->progs.flowtap_tc_egress, root, FT_PROG_TC_EGRESS);
+out:
+	flowtap_xdp__destroy(x);
+	flowtap_tc__destroy(t);
+	return err;
+}
+
+int ft_datapath_prog_fd(const char *root, const struct ft_knobs *k, enum ft_prog_kind kind)
+{
+	char path[512];
+	int fd, lock, err;
+
+	ft_pin_path(path, sizeof(path), root, "progs", prog_pin_names[kind]);
+	fd = bpf_obj_get(path);
+	if (fd >= 0)
+		return fd;
+	err = ft_pin_root_check(root);
+	if (err)
+		return err;
+	/* Serialise first loads: two commands must not pin two datapaths. */
+	lock = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock < 0 || flock(lock, LOCK_EX)) {
+		err = -errno;
+		pr_err("cannot lock %s: %s\n", root, strerror(errno));
+		goto out;
+	}
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		err = ft_datapath_load(root, k);
+		if (!err)
+			fd = bpf_obj_get(path);
+		if (!err && fd < 0)
+			err = -errno;
+	}
+out:
+	if (lock >= 0)
+		close(lock);
+	return fd >= 0 ? fd : err;
+}
+
+/* Name of a loaded program (kernel-truncated to 15 characters). */
+static int ft_prog_name(__u32 id, char *name, size_t len)
+{
+	struct bpf_prog_info info = {};
+	__u32 ilen = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen)) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	snprintf(name, len, "%s", info.name);
+	return 0;
+}
+
+static bool ft_prog_is_ours(__u32 id)
+{
+	char name[32];
+
+	return id && !ft_prog_name(id, name, sizeof(name)) && !strncmp(name, "flowtap_", 8);
+}
+
+enum ft_hook ft_hook_for(int ifindex)
+{
+	char name[IF_NAMESIZE], path[128];
+
+	if (!if_indextoname(ifindex, name))
+		return FT_HOOK_TC;
+	/* Physical NICs have a bus device behind them; veths, bridges and lo
+	 * do not. */
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device", name);
+	return access(path, F_OK) ? FT_HOOK_TC : FT_HOOK_XDP;
+}
+
+/* Finds our program among what libxdp reports on ifindex. */
+static struct xdp_program *ft_xdp_find(struct xdp_multiprog *mp)
+{
+	struct xdp_program *p;
+
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		return p && ft_prog_is_ours(xdp_program__id(p)) ? p : NULL;
+	}
+	for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp))
+		if (ft_prog_is_ours(xdp_program__id(p)))
+			return p;
+	return NULL;
+}
+
+static struct xdp_multiprog *ft_xdp_get(int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+
+	return libxdp_get_error(mp) ? NULL : mp;
+}
+
+static int ft_attach_xdp(const char *root, const struct ft_knobs *k, int ifindex,
+			 enum ft_xdp_mode mode)
+{
+	static const enum xdp_attach_mode modes[] = {
+		[FT_XDP_AUTO] = XDP_MODE_UNSPEC,
+		[FT_XDP_NATIVE] = XDP_MODE_NATIVE,
+		[FT_XDP_SKB] = XDP_MODE_SKB,
+	};
+	struct xdp_multiprog *mp = ft_xdp_get(ifindex);
+	struct xdp_program *prog;
+	char name[IF_NAMESIZE] = "?";
+	int fd, err;
+
+	if_indextoname(ifindex, name);
+	if (mp) {
+		bool ours = ft_xdp_find(mp) != NULL;
+
+		xdp_multiprog__close(mp);
+		if (ours) {
+			pr_err("already attached to %s\n", name);
+			return -EEXIST;
+		}
+	}
+	fd = ft_datapath_prog_fd(root, k, FT_PROG_XDP);
+	if (fd < 0)
+		return fd;
+	prog = xdp_program__from_fd(fd);
+	err = libxdp_get_error(prog);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	err = xdp_program__attach(prog, ifindex, modes[mode], 0);
+	if (err == -EEXIST || err == -EBUSY)
+		pr_err("%s already has an XDP program that libxdp cannot share "
+		       "(see 'flowtap status'; try --tc)\n",
+		       name);
+	else if (err)
+		pr_err("cannot attach XDP to %s: %s\n", name, strerror(-err));
+	xdp_program__close(prog);
+	close(fd);
+	return err;
+}
+
+static int ft_tc_query(int ifindex, enum bpf_tc_attach_point where, __u32 *prog_id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FT_TC_HANDLE, .priority = FT_TC_PRIO);
+	int err = bpf_tc_query(&hook, &opts);
+
+	*prog_id = err ? 0 : opts.prog_id;
+	return err;
+}
+
+/* Filters still on the clsact qdisc after ours went: if none, the qdisc
+ * goes too, so detach leaves the interface as it found it. */
+static int ft_tc_filters_left(int ifindex)
+{
+	static const __u32 parents[] = { TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
+					 TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS) };
+	struct nl_sock *sk = nl_socket_alloc();
+	int left = 0;
+	size_t i;
+
+	if (!sk || nl_connect(sk, NETLINK_ROUTE)) {
+		nl_socket_free(sk);
+		return 1; /* unknown: keep the qdisc */
+	}
+	for (i = 0; i < 2; i++) {
+		struct nl_cache *cache = NULL;
+
+		if (rtnl_cls_alloc_cache(sk, ifindex, parents[i], &cache)) {
+			left = 1;
+			continue;
+		}
+		left += nl_cache_nitems(cache);
+		nl_cache_free(cache);
+	}
+	nl_socket_free(sk);
+	return left;
+}
+
+static int ft_detach_tc(int ifindex)
+{
+	static const enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+	int found = 0;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = points[i]);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FT_TC_HANDLE, .priority = FT_TC_PRIO);
+		__u32 id;
+
+		if (ft_tc_query(ifindex, points[i], &id) || !ft_prog_is_ours(id))
+			continue;
+		if (!bpf_tc_detach(&hook, &opts))
+			found++;
+	}
+	if (found && !ft_tc_filters_left(ifindex)) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+		bpf_tc_hook_destroy(&hook);
+	}
+	return found;
+}
+
+static int ft_attach_tc(const char *root, const struct ft_knobs *k, int ifindex)
+{
+	static const enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+	static const enum ft_prog_kind kinds[] = { FT_PROG_TC_INGRESS, FT_PROG_TC_EGRESS };
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	char name[IF_NAMESIZE] = "?";
+	bool created = false;
+	int err = 0, fd;
+	size_t i;
+	__u32 id;
+
+	if_indextoname(ifindex, name);
+	for (i = 0; i < 2; i++) {
+		if (ft_tc_query(ifindex, points[i], &id))
+			continue;
+		if (ft_prog_is_ours(id))
+			pr_err("already attached to %s\n", name);
+		else
+			pr_err("%s has another TC filter at handle 0x%x priority %d (program id "
+			       "%u)\n",
+			       name, FT_TC_HANDLE, FT_TC_PRIO, id);
+		return -EEXIST;
+	}
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		pr_err("cannot create clsact qdisc on %s: %s\n", name, strerror(-err));
+		return err;
+	}
+	created = !err;
+	for (i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FT_TC_HANDLE, .priority = FT_TC_PRIO);
+
+		fd = ft_datapath_prog_fd(root, k, kinds[i]);
+		if (fd < 0) {
+			err = fd;
+			break;
+		}
+		opts.prog_fd = fd;
+		hook.attach_point = points[i];
+		err = bpf_tc_attach(&hook, &opts);
+		close(fd);
+		if (err) {
+			pr_err("cannot attach TC %s to %s: %s\n", i ? "egress" : "ingress", name,
+			       strerror(-err));
+			break;
+		}
+	}
+	if (err) {
+		ft_detach_tc(ifindex);
+		if (created && !ft_tc_filters_left(ifindex)) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
+	}
+	return err;
+}
+
+int ft_attach(const char *root, const struct ft_knobs *k, int ifindex,
+	      const struct ft_attach_opts *o)
+{
+	enum ft_hook hook = o->hook == FT_HOOK_AUTO ? ft_hook_for(ifindex) : o->hook;
+	struct ft_attachment *list;
+	size_t n, i;
+	int err;
+
+	/* One hook per interface: XDP and TC together would count twice. */
+	err = ft_status(&list, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n && list[i].ifindex != ifindex; i++)
+		;
+	if (i < n) {
+		pr_err("already attached to %s (%s)\n", list[i].ifname,
+		       list[i].hook == FT_HOOK_XDP ? "xdp" : "tc");
+		free(list);
+		return -EEXIST;
+	}
+	free(list);
+	if (hook == FT_HOOK_XDP)
+		return ft_attach_xdp(root, k, ifindex, o->mode);
+	return ft_attach_tc(root, k, ifindex);
+}
+
+int ft_detach(int ifindex)
+{
+	struct xdp_multiprog *mp = ft_xdp_get(ifindex);
+	int found = 0;
+
+	if (mp) {
+		struct xdp_program *p = ft_xdp_find(mp);
+
+		if (p && xdp_multiprog__is_legacy(mp))
+			found += !xdp_multiprog__detach(mp);
+		else if (p)
+			found += !xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
+		xdp_multiprog__close(mp);
+	}
+	found += ft_detach_tc(ifindex);
+	return found ? 0 : -ENOENT;
+}
+
+static void ft_rm_pins(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	char path[512];
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_type == DT_DIR)
+			ft_rm_pins(path);
+		else
+			unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+int ft_detach_all(const char *root)
+{
+	struct ft_attachment *list;
+	size_t n, i;
+	int err = ft_status(&list, &n);
+
+	if (err)
+		return err;
+	for (i = 0; i < n; i++)
+		ft_detach(list[i].ifindex);
+	free(list);
+	ft_rm_pins(root);
+	return 0;
+}
+
+static void ft_status_one(int ifindex, const char *ifname, struct ft_attachment *a, bool *hit)
+{
+	struct xdp_multiprog *mp = ft_xdp_get(ifindex);
+	__u32 in = 0, eg = 0;
+
+	*hit = false;
+	memset(a, 0, sizeof(*a));
+	a->ifindex = ifindex;
+	snprintf(a->ifname, sizeof(a->ifname), "%s", ifname);
+	if (mp) {
+		struct xdp_program *p = ft_xdp_find(mp);
+
+		if (p) {
+			enum xdp_attach_mode m = xdp_multiprog__attach_mode(mp);
+
+			a->hook = FT_HOOK_XDP;
+			a->mode = m == XDP_MODE_SKB ? FT_XDP_SKB : FT_XDP_NATIVE;
+			a->prog_id[0] = xdp_program__id(p);
+			*hit = true;
+		}
+		xdp_multiprog__close(mp);
+		if (*hit)
+			return;
+	}
+	ft_tc_query(ifindex, BPF_TC_INGRESS, &in);
+	ft_tc_query(ifindex, BPF_TC_EGRESS, &eg);
+	if (ft_prog_is_ours(in) || ft_prog_is_ours(eg)) {
+		a->hook = FT_HOOK_TC;
+		a->prog_id[0] = ft_prog_is_ours(in) ? in : 0;
+		a->prog_id[1] = ft_prog_is_ours(eg) ? eg : 0;
+		*hit = true;
+	}
+}
+
+int ft_status(struct ft_attachment **out, size_t *n)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	struct ft_attachment *list = NULL;
+	size_t cnt = 0, cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!ifs)
+		return -errno;
+	for (i = ifs; i->if_index; i++) {
+		struct ft_attachment a;
+		bool hit;
+
+		ft_status_one(i->if_index, i->if_name, &a, &hit);
+		if (!hit)
+			continue;
+		if (cnt == cap) {
+			struct ft_attachment *nl;
+
+			cap = cap ? cap * 2 : 8;
+			nl = realloc(list, cap * sizeof(*list));
+			if (!nl) {
+				free(list);
+				if_freenameindex(ifs);
+				return -ENOMEM;
+			}
+			list = nl;
+		}
+		list[cnt++] = a;
+	}
+	if_freenameindex(ifs);
+	*out = list;
+	*n = cnt;
+	return 0;
+}

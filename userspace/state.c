@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "state.h"
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* kernel-internal, returned by some map ops */
+#endif
+
+#define ROUND8(x) (((x) + 7) & ~(size_t)7)
+
+int ft_ncpus(void)
+{
+	static int n;
+
+	if (!n)
+		n = libbpf_num_possible_cpus();
+	return n > 0 ? n : 1;
+}
+
+void ft_sum_if_stats(const void *percpu, int ncpus, struct ft_if_stats *out)
+{
+	const size_t words = sizeof(*out) / sizeof(__u64);
+	__u64 *o = (__u64 *)out;
+	int c;
+	size_t w;
+
+	/* Every field is a __u64 counter, so the sum is word by word. */
+	memset(out, 0, sizeof(*out));
+	for (c = 0; c < ncpus; c++) {
+		const __u64 *v = (const __u64 *)((const char *)percpu + c * ROUND8(sizeof(*out)));
+
+		for (w = 0; w < words; w++)
+			o[w] += v[w];
+	}
+}
+
+void ft_sum_flow_val(const void *percpu, int ncpus, struct ft_flow_val *out)
+{
+	int c;
+
+	memset(out, 0, sizeof(*out));
+	for (c = 0; c < ncpus; c++) {
+		const struct ft_flow_val *v =
+			(const void *)((const char *)percpu + c * ROUND8(sizeof(*v)));
+
+		out->packets += v->packets;
+		out->bytes += v->bytes;
+		out->http_requests += v->http_requests;
+		out->tcp_flags |= v->tcp_flags;
+		if (v->first_ns && (!out->first_ns || v->first_ns < out->first_ns))
+			out->first_ns = v->first_ns;
+		if (v->last_ns > out->last_ns)
+			out->last_ns = v->last_ns;
+	}
+}
+
+int ft_read_ifstats(int fd, struct ft_if_totals **out, size_t *n)
+{
+	struct ft_if_key key, next, *prev = NULL;
+	size_t cnt = 0, cap = 0;
+	struct ft_if_totals *list = NULL;
+	void *vals = calloc(ft_ncpus(), ROUND8(sizeof(struct ft_if_stats)));
+	int err = 0;
+
+	if (!vals)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue; /* deleted meanwhile */
+		if (cnt == cap) {
+			struct ft_if_totals *nl;
+
+			cap = cap ? cap * 2 : 16;
+			nl = realloc(list, cap * sizeof(*list));
+			if (!nl) {
+				err = -ENOMEM;
+				break;
+			}
+			list = nl;
+		}
+		list[cnt].ifindex = key.ifindex;
+		list[cnt].dir = key.dir;
+		ft_sum_if_stats(vals, ft_ncpus(), &list[cnt].s);
+		cnt++;
+	}
+	free(vals);
+	if (err) {
+		free(list);
+		return err;
+	}
+	*out = list;
+	*n = cnt;
+	return 0;
+}
+
+static int ft_flows_grow(struct ft_flow **list, size_t *cap, size_t need)
+{
+	struct ft_flow *nl;
+	size_t c = *cap ? *cap : 1024;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	nl = realloc(*list, c * sizeof(**list));
+	if (!nl)
+		return -ENOMEM;
+	*list = nl;
+	*cap = c;
+	return 0;
+}
+
+static int ft_read_flows_iter(int fd, struct ft_flow **list, size_t *cnt, size_t *cap, void *vals)
+{
+	struct ft_flow_key key, next, *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		if (ft_flows_grow(list, cap, *cnt + 1))
+			return -ENOMEM;
+		(*list)[*cnt].key = key;
+		ft_sum_flow_val(vals, ft_ncpus(), &(*list)[*cnt].v);
+		(*cnt)++;
+	}
+	return 0;
+}
+
+int ft_read_flows(int fd, struct ft_flow **out, size_t *n)
+{
+	const size_t vsz = ROUND8(sizeof(struct ft_flow_val)) * ft_ncpus();
+	__u32 chunk = 4096, count, batch = 0;
+	struct ft_flow_key *keys = NULL;
+	struct ft_flow *list = NULL;
+	size_t cnt = 0, cap = 0, i;
+	bool first = true;
+	void *vals = NULL;
+	int err = 0;
+
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		if (!keys) {
+			keys = calloc(chunk, sizeof(*keys));
+			vals = calloc(chunk, vsz);
+			if (!keys || !vals) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		count = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
+					   &bo);
+		if (err && errno == ENOSPC && !count) {
+			/* A bucket holds more than a chunk: retry bigger. */
+			chunk *= 4;
+			free(keys);
+			free(vals);
+			keys = NULL;
+			vals = NULL;
+			continue;
+		}
+		if (err && errno != ENOENT) {
+			if (first && (errno == EINVAL || errno == ENOTSUPP || errno == EOPNOTSUPP)) {
+				err = ft_read_flows_iter(fd, &list, &cnt, &cap, vals);
+				break;
+			}
+			err = -errno;
+			break;
+		}
+		if (ft_flows_grow(&list, &cap, cnt + count)) {
+			err = -ENOMEM;
+			break;
+		}
+		for (i = 0; i < count; i++) {
+			list[cnt].key = keys[i];
+			ft_sum_flow_val((char *)vals + i * vsz, ft_ncpus(), &list[cnt].v);
+			cnt++;
+		}
+		first = false;
+		if (err) { /* ENOENT: that was the last batch */
+			err = 0;
+			break;
+		}
+	}
+	free(keys);
+	free(vals);
+	if (err) {
+		free(list);
+		return err;
+	}
+	*out = list;
+	*n = cnt;
+	return 0;
+}
+
+double ft_mono_to_epoch(__u64 ns)
+{
+	struct timespec mono, real;
+
+	if (!ns)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	return (real.tv_sec - mono.tv_sec) + (real.tv_nsec - mono.tv_nsec) / 1e9 + ns / 1e9;
+}

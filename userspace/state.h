@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Reading the datapath's per-CPU maps: values summed over CPUs. */
+#ifndef FT_STATE_H
+#define FT_STATE_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "flowtap.h"
+
+struct ft_if_totals {
+	__u32 ifindex;
+	__u32 dir;
+	struct ft_if_stats s;
+};
+
+/* A flow with its per-CPU values folded: sums, earliest first, latest last. */
+struct ft_flow {
+	struct ft_flow_key key;
+	struct ft_flow_val v;
+};
+
+int ft_ncpus(void);
+/* Sums n per-CPU copies of an ft_if_stats / ft_flow_val. */
+void ft_sum_if_stats(const void *percpu, int ncpus, struct ft_if_stats *out);
+void ft_sum_flow_val(const void *percpu, int ncpus, struct ft_flow_val *out);
+
+int ft_read_ifstats(int map_fd, struct ft_if_totals **out, size_t *n);
+/* Uses batch lookups where the kernel has them, else key iteration. */
+int ft_read_flows(int map_fd, struct ft_flow **out, size_t *n);
+
+/* CLOCK_MONOTONIC nanoseconds (the datapath's clock) to Unix epoch seconds. */
+double ft_mono_to_epoch(__u64 ns);
+
+#endif
