@@ -483,6 +483,9 @@ int ft_detach_all(const char *root)
 		ft_detach(list[i].ifindex);
 	free(list);
 	ft_rm_pins(root);
+	/* libxdp makes this lock directory even for a single program; it
+	 * goes only if empty, so other XDP users' state is kept. */
+	rmdir("/sys/fs/bpf/xdp");
 	return 0;
 }
 

@@ -225,9 +225,9 @@ void ft_cmd_usage(const struct ft_cmd *cmd, FILE *f)
 int ft_cmd_exec(const struct ft_cmd *cmd, int argc, char **argv)
 {
 	struct option lopts[64];
-	char sopts[128] = "+vh";
+	char sopts[128] = "vh";
 	const struct ft_opt *o;
-	size_t n = 0, sl = 3;
+	size_t n = 0, sl = 2;
 	void *cfg;
 	int c, idx, ret;
 
