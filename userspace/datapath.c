@@ -485,7 +485,13 @@ int ft_detach_all(const char *root)
 	ft_rm_pins(root);
 	/* libxdp makes this lock directory even for a single program; it
 	 * goes only if empty, so other XDP users' state is kept. */
-	rmdir("/sys/fs/bpf/xdp");
+	{
+		const char *fs = getenv("LIBXDP_BPFFS");
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/xdp", fs && *fs ? fs : "/sys/fs/bpf");
+		rmdir(path);
+	}
 	return 0;
 }
 
