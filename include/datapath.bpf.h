@@ -185,7 +185,7 @@ static __always_inline __u32 ft_handle(struct ft_frame *f)
 		}
 	}
 
-#pragma unroll
+FT_UNROLL
 	for (c = 0; c < FT_CLASS_MAX; c++)
 		if (pp.classes & FT_BIT(c))
 			ft_count(&st->cls[c], f);
@@ -226,7 +226,7 @@ capture:
 #define FT_TAIL_CALL_CAPTURES(ctx, prog_array, mask, first)                                        \
 	do {                                                                                       \
 		int __i;                                                                           \
-		_Pragma("unroll") for (__i = (first); __i < FT_CAPTURE_SLOTS; __i++) if ((mask) &  \
+		FT_UNROLL for (__i = (first); __i < FT_CAPTURE_SLOTS; __i++) if ((mask) &  \
 											 (1U << __i)) \
 			bpf_tail_call((ctx), &(prog_array), __i);                                  \
 	} while (0)

@@ -314,7 +314,7 @@ static __always_inline void ft_parse(const struct ft_parse_in *in, struct ft_par
 		p->nvlan = 1;
 	}
 
-#pragma unroll
+FT_UNROLL
 	for (i = 0; i < FT_MAX_VLAN_TAGS; i++) {
 		const struct ft_vlan_hdr *vh = (const void *)pos;
 
