@@ -22,7 +22,7 @@ LDFLAGS    += -fsanitize=address,undefined
 endif
 
 # One BPF object (and skeleton) per entry file; pcap/*.bpf.c are capture programs.
-BPF_SRCS   := xdp/flowtap.bpf.c tc/flowtap.bpf.c $(wildcard pcap/*.bpf.c) $(wildcard bench/*.bpf.c)
+BPF_SRCS   := xdp/flowtap.bpf.c tc/flowtap.bpf.c $(wildcard trace/*.bpf.c) $(wildcard pcap/*.bpf.c) $(wildcard bench/*.bpf.c)
 bpf_name    = $(if $(filter xdp/% tc/%,$(1)),flowtap_$(patsubst %/,%,$(dir $(1))),$(basename $(basename $(notdir $(1)))))
 BPF_OBJS   := $(foreach s,$(BPF_SRCS),$(BUILD)/$(call bpf_name,$(s)).bpf.o)
 SKELS      := $(BPF_OBJS:.bpf.o=.skel.h)
@@ -61,7 +61,7 @@ $(foreach s,$(BPF_SRCS),$(eval $(call bpf_rule,$(s))))
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.o: %.c $(SKELS) | $(BUILD)
+$(BUILD)/%.o: %.c | $(SKELS) $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -12,31 +12,19 @@
 #include "parse.h"
 #include "http.h"
 #include "maps.bpf.h"
+#include "frame.bpf.h"
+#include "tcp.bpf.h"
 
-#ifndef E2BIG
-#define E2BIG 7
-#endif
-#ifndef EEXIST
-#define EEXIST 17
-#endif
 
 /* Runtime knobs, set by the loader through the skeleton before load. */
 const volatile __u32 ft_http_sample_rate = 1; /* 1 in N; 0 disables samples */
 const volatile __u8 ft_http_keep_query = 0;
 const volatile __u8 ft_flows_enabled = 1;
+const volatile __u8 ft_tcp_health = 1;
 
 /* Inserted when an interface appears before userspace created its entry. */
 static const struct ft_if_stats ft_zero_stats;
 
-struct ft_frame {
-	void *ctx;
-	__u32 ifindex;
-	__u32 len;  /* bytes to account: the frame as tcpdump shows it */
-	__u32 segs; /* packets to account: GSO segments at TC, else 1 */
-	__u8 dir;
-	__u8 is_tc; /* payload may be non-linear: copy it with skb_load_bytes */
-	__u64 now;
-};
 
 static __always_inline struct ft_if_stats *ft_if_stats_get(__u32 ifindex, __u8 dir)
 {
@@ -111,12 +99,16 @@ static __always_inline void ft_http_sample(const struct ft_frame *f, const struc
 static __always_inline void ft_flow_account(const struct ft_frame *f, struct ft_parsed *pp,
 					    struct ft_if_stats *st, __u32 http)
 {
+	struct ft_tcp_meas m = {};
 	struct ft_flow_val *v, nv;
+	int tcp = pp->classes & FT_BIT(FT_CLASS_TCP);
 	long err;
 
 	pp->key.ifindex = f->ifindex;
 	pp->key.dir = f->dir;
 	v = bpf_map_lookup_elem(&ft_flows, &pp->key);
+	if (tcp && ft_tcp_health)
+		m = ft_tcp_handshake(f, pp, st, v ? v->packets : 0);
 	if (!v) {
 		nv = (struct ft_flow_val){
 			.packets = f->segs,
@@ -126,6 +118,8 @@ static __always_inline void ft_flow_account(const struct ft_frame *f, struct ft_
 			.http_requests = http,
 			.tcp_flags = pp->tcp_flags,
 		};
+		if (tcp && ft_tcp_health)
+			ft_tcp_segment(&nv, pp, st, &m);
 		err = bpf_map_update_elem(&ft_flows, &pp->key, &nv, BPF_NOEXIST);
 		if (!err)
 			return;
@@ -144,6 +138,8 @@ static __always_inline void ft_flow_account(const struct ft_frame *f, struct ft_
 	v->last_ns = f->now;
 	v->http_requests += http;
 	v->tcp_flags |= pp->tcp_flags;
+	if (tcp && ft_tcp_health)
+		ft_tcp_segment(v, pp, st, &m);
 }
 
 /*

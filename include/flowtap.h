@@ -18,6 +18,9 @@
 #define FT_MAX_VLAN_TAGS	2
 #define FT_HTTP_PATH_MAX	128
 #define FT_CAPTURE_SLOTS	16
+#define FT_TCP_HS_ENTRIES	16384 /* handshakes in progress */
+#define FT_HS_BUCKETS		24    /* log2 microsecond buckets: <1us .. >=8s */
+#define FT_DROP_KEYS		4096
 
 enum ft_direction {
 	FT_DIR_INGRESS = 0,
@@ -109,9 +112,20 @@ struct ft_if_stats {
 	__u64 http_samples_lost;   /* ring buffer full */
 	__u64 http_sample_counter; /* drives 1-in-N sampling */
 	__u64 capture_calls;	   /* packets handed to the capture hook */
+	/* TCP health; handshakes complete or refused here, by the interface
+	 * that saw the SYN-ACK / final ACK / RST. */
+	__u64 tcp_handshakes;
+	__u64 tcp_handshake_sum_us;
+	__u64 tcp_handshake_hist[FT_HS_BUCKETS]; /* bucket b: [2^(b-1), 2^b) us */
+	__u64 tcp_conn_refused;			 /* RST answered a SYN */
+	__u64 tcp_syn_retries;
+	__u64 tcp_retransmits; /* segments at or below the highest seq seen */
+	__u64 tcp_resets;      /* RST segments */
+	__u64 tcp_hs_overflow; /* SYNs not tracked: handshake table full */
 };
+/* Userspace sums this struct word by word: every field must be a __u64. */
 _Static_assert(sizeof(struct ft_if_stats) ==
-		       16 * (FT_CLASS_MAX + FT_MAL_MAX + FT_HTTP_MAX) + 4 * 8,
+		       16 * (FT_CLASS_MAX + FT_MAL_MAX + FT_HTTP_MAX) + 8 * (4 + 2 + FT_HS_BUCKETS + 5),
 	       "ft_if_stats layout");
 
 enum ft_family {
@@ -150,8 +164,42 @@ struct ft_flow_val {
 	__u32 http_requests;
 	__u8 tcp_flags; /* OR of all flags seen */
 	__u8 pad[3];
+	/* TCP health. Per-CPU like the rest: a retransmission is a segment
+	 * ending at or below the highest sequence this CPU saw for the flow,
+	 * so these are hints (a flow moving between CPUs can hide one). */
+	__u32 next_seq;
+	__u32 retransmits;
+	__u32 resets;
+	__u32 handshake_us; /* SYN to SYN-ACK (or to the final ACK when the SYN-ACK is not seen here) */
+	__u32 rtt_us;	    /* the handshake leg that crossed the network from here */
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct ft_flow_val) == 40, "ft_flow_val layout");
+_Static_assert(sizeof(struct ft_flow_val) == 64, "ft_flow_val layout");
+
+/*
+ * A TCP handshake in progress, keyed by the connection's canonical
+ * ft_flow_key (dir 0, lower address/port first). Not per-CPU: the SYN and
+ * the SYN-ACK are often handled on different CPUs. Entries live from the
+ * SYN to the final ACK or RST; userspace expires the ones whose SYN-ACK
+ * never came and reports them as failed connection attempts.
+ */
+struct ft_tcp_hs {
+	__u64 syn_ns;
+	__u64 synack_ns;
+	__u8 client_is_a; /* the SYN went from the key's src to its dst */
+	__u8 syn_dir;	  /* direction the SYN was seen in here */
+	__u8 syns;	  /* SYNs seen (retries + 1) */
+	__u8 pad[5];
+};
+_Static_assert(sizeof(struct ft_tcp_hs) == 24, "ft_tcp_hs layout");
+
+/* Kernel drops from skb:kfree_skb, per (interface, reason, protocol). */
+struct ft_drop_key {
+	__u32 ifindex;
+	__u16 reason; /* enum skb_drop_reason; names come from kernel BTF */
+	__u16 proto;  /* ethertype, host order (0x0800, 0x86dd, ...) */
+};
+_Static_assert(sizeof(struct ft_drop_key) == 8, "ft_drop_key layout");
 
 enum ft_http_flags {
 	FT_HTTP_F_TRUNCATED = 1 << 0, /* path cut by segment end or FT_HTTP_PATH_MAX */

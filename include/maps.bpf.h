@@ -55,6 +55,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ft_cap_meta_map SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FT_TCP_HS_ENTRIES);
+	__type(key, struct ft_flow_key);
+	__type(value, struct ft_tcp_hs);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ft_tcp_hs_map SEC(".maps");
+
 /* An HTTP sample is built here, then copied to ft_http_rb whole. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

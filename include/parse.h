@@ -56,6 +56,7 @@ struct ft_parsed {
 	__u32 payload_off;   /* TCP payload offset from data, 0 if none */
 	__u32 payload_len;   /* by the IP lengths; may extend past data_end */
 	__u32 classes;	     /* bitmask of 1 << enum ft_class */
+	__u32 tcp_seq;	     /* host order */
 	__u8 reason;	     /* enum ft_malformed_reason */
 	__u8 tcp_flags;
 	__u8 nvlan;
@@ -115,6 +116,7 @@ static __always_inline void ft_parse_l4(struct ft_parsed *p, const void *data, c
 		p->key.sport = bpf_ntohs(th->source);
 		p->key.dport = bpf_ntohs(th->dest);
 		p->tcp_flags = ((const __u8 *)th)[13];
+		p->tcp_seq = bpf_ntohl(th->seq);
 		/* Decide HTTP here, while the payload pointer is fresh: the
 		 * parser leaves only scalars behind, so the verifier can merge
 		 * the many ways through it. */

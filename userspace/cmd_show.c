@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include <json-c/json.h>
 #include "cli.h"
 #include "log.h"
@@ -58,6 +59,50 @@ static json_object *stats_row(const struct ft_if_totals *t, const char *key, con
 	return o;
 }
 
+/* Counters that are not packet classes: losses (packets counted in their
+ * classes but missing from the flow table, HTTP samples the ring buffer
+ * had no room for) and TCP health. */
+#define FT_IF_COUNTERS(X)                                                                          \
+	X(flow_overflow)                                                                           \
+	X(http_samples_lost)                                                                       \
+	X(tcp_handshakes)                                                                          \
+	X(tcp_handshake_sum_us)                                                                    \
+	X(tcp_conn_refused)                                                                        \
+	X(tcp_syn_retries)                                                                         \
+	X(tcp_retransmits)                                                                         \
+	X(tcp_resets)                                                                              \
+	X(tcp_hs_overflow)
+
+static json_object *counter_row(const struct ft_if_totals *t, const char *name, __u64 value)
+{
+	json_object *o = json_object_new_object();
+	char ifn[IF_NAMESIZE];
+
+	json_object_object_add(o, "iface", json_object_new_string(ft_ifname(t->ifindex, ifn)));
+	json_object_object_add(o, "ifindex", json_object_new_int64(t->ifindex));
+	json_object_object_add(o, "direction", json_object_new_string(ft_dir_name(t->dir)));
+	json_object_object_add(o, "counter", json_object_new_string(name));
+	json_object_object_add(o, "value", json_object_new_uint64(value));
+	return o;
+}
+
+static void stats_counters_json(const struct ft_if_totals *t, json_object *arr)
+{
+	json_object *o, *b;
+	unsigned int i;
+
+#define X(name) json_object_array_add(arr, counter_row(t, #name, t->s.name));
+	FT_IF_COUNTERS(X)
+#undef X
+	/* Handshake latency: bucket i counts [2^(i-1), 2^i) microseconds. */
+	o = counter_row(t, "tcp_handshake_us_hist", t->s.tcp_handshakes);
+	b = json_object_new_array();
+	for (i = 0; i < FT_HS_BUCKETS; i++)
+		json_object_array_add(b, json_object_new_uint64(t->s.tcp_handshake_hist[i]));
+	json_object_object_add(o, "buckets", b);
+	json_object_array_add(arr, o);
+}
+
 static void stats_json(const struct ft_if_totals *t, json_object *arr)
 {
 	unsigned int i;
@@ -82,15 +127,7 @@ static void stats_json(const struct ft_if_totals *t, json_object *arr)
 		json_object_object_add(o, "method", json_object_new_string(ft_method_name(i)));
 		json_object_array_add(arr, o);
 	}
-	/* Losses: packets counted above but missing from the flow table, and
-	 * HTTP samples the ring buffer had no room for. */
-	{
-		struct ft_counter ov = { .packets = t->s.flow_overflow };
-		struct ft_counter hl = { .packets = t->s.http_samples_lost };
-
-		json_object_array_add(arr, stats_row(t, "counter", "flow_overflow", &ov));
-		json_object_array_add(arr, stats_row(t, "counter", "http_samples_lost", &hl));
-	}
+	stats_counters_json(t, arr);
 }
 
 static void stats_text(const struct ft_if_totals *t)
@@ -112,9 +149,11 @@ static void stats_text(const struct ft_if_totals *t)
 		if (t->s.http[i].packets)
 			printf("%-16s %-8s http:%-19s %14llu %16llu\n", name, ft_dir_name(t->dir),
 			       ft_method_name(i), t->s.http[i].packets, t->s.http[i].bytes);
-	if (t->s.flow_overflow || t->s.http_samples_lost)
-		printf("%-16s %-8s flow_overflow=%llu http_samples_lost=%llu\n", name,
-		       ft_dir_name(t->dir), t->s.flow_overflow, t->s.http_samples_lost);
+#define X(field)                                                                                   \
+	if (t->s.field)                                                                            \
+		printf("%-16s %-8s %-24s %14llu\n", name, ft_dir_name(t->dir), #field, t->s.field);
+	FT_IF_COUNTERS(X)
+#undef X
 }
 
 static int cmp_if_totals(const void *a, const void *b)
@@ -124,6 +163,47 @@ static int cmp_if_totals(const void *a, const void *b)
 	if (x->ifindex != y->ifindex)
 		return x->ifindex < y->ifindex ? -1 : 1;
 	return (int)x->dir - (int)y->dir;
+}
+
+/* Kernel drops are per interface (no direction): rows of their own. */
+static void stats_drops(const struct stats_cfg *c, json_object *arr)
+{
+	struct ft_drop_total *d;
+	char ifn[IF_NAMESIZE], rb[64], pb[16];
+	size_t n, i;
+	int fd = ft_map_fd(ft_pin_root(), "ft_drops");
+
+	if (fd < 0)
+		return; /* drop counting unavailable on this kernel */
+	if (ft_read_drops(fd, &d, &n)) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	for (i = 0; i < n; i++) {
+		const char *iface = d[i].key.ifindex ? ft_ifname(d[i].key.ifindex, ifn) : "-";
+		const char *reason = ft_drop_reason_name(d[i].key.reason, rb, sizeof(rb));
+		const char *l3 = ft_ethertype_name(d[i].key.proto, pb, sizeof(pb));
+
+		if (!ft_iface_wanted(&c->ifaces, d[i].key.ifindex))
+			continue;
+		if (arr) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "iface", json_object_new_string(iface));
+			json_object_object_add(o, "ifindex", json_object_new_int64(d[i].key.ifindex));
+			json_object_object_add(o, "class", json_object_new_string("kernel_drop"));
+			json_object_object_add(o, "reason", json_object_new_string(reason));
+			json_object_object_add(o, "l3", json_object_new_string(l3));
+			json_object_object_add(o, "packets", json_object_new_uint64(d[i].c.packets));
+			json_object_object_add(o, "bytes", json_object_new_uint64(d[i].c.bytes));
+			json_object_array_add(arr, o);
+		} else {
+			printf("%-16s %-8s drop:%-19s %14llu %16llu %s\n", iface, "-", reason,
+			       d[i].c.packets, d[i].c.bytes, l3);
+		}
+	}
+	free(d);
 }
 
 static int stats_run(void *p, int argc, char **argv)
@@ -156,6 +236,7 @@ static int stats_run(void *p, int argc, char **argv)
 		else
 			stats_text(&t[i]);
 	}
+	stats_drops(c, arr);
 	if (arr) {
 		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
 		json_object_put(arr);
@@ -226,6 +307,16 @@ json_object *ft_flow_json(const struct ft_flow *f)
 	json_object_object_add(o, "tcp_flags",
 			       json_object_new_string(ft_tcp_flags_str(f->v.tcp_flags, buf, sizeof(buf))));
 	json_object_object_add(o, "http_requests", json_object_new_int64(f->v.http_requests));
+	if (k->proto == IPPROTO_TCP) {
+		json_object_object_add(o, "retransmits", json_object_new_int64(f->v.retransmits));
+		json_object_object_add(o, "resets", json_object_new_int64(f->v.resets));
+		/* Only where this observation point could measure them. */
+		if (f->v.handshake_us)
+			json_object_object_add(o, "handshake_us",
+					       json_object_new_int64(f->v.handshake_us));
+		if (f->v.rtt_us)
+			json_object_object_add(o, "rtt_us", json_object_new_int64(f->v.rtt_us));
+	}
 	return o;
 }
 

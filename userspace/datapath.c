@@ -14,6 +14,7 @@
 #include <linux/pkt_sched.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <bpf/btf.h>
 #include <xdp/libxdp.h>
 #include <netlink/route/classifier.h>
 #include <netlink/route/link.h>
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "flowtap_xdp.skel.h"
 #include "flowtap_tc.skel.h"
+#include "flowtap_drops.skel.h"
 
 /* Our TC filters: a fixed handle at priority 1, so flowtap sees packets
  * before filters that may redirect or drop them. */
@@ -104,6 +106,47 @@ static int ft_pin_prog(struct bpf_program *prog, const char *root, enum ft_prog_
 }
 
 /*
+ * Counts kernel drops from the kfree_skb tracepoint; its link is pinned so
+ * it outlives this process like the rest of the datapath. Optional: a
+ * kernel without BTF still gets flow accounting.
+ */
+static void ft_drops_load(const char *root)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = root);
+	struct flowtap_drops *d = flowtap_drops__open_opts(&oo);
+	struct bpf_link *link = NULL;
+	struct btf *vmlinux;
+	char path[512];
+	int err;
+
+	if (!d)
+		goto fail;
+	vmlinux = btf__load_vmlinux_btf();
+	d->rodata->ft_has_reason =
+		!libbpf_get_error(vmlinux) &&
+		btf__find_by_name_kind(vmlinux, "skb_drop_reason", BTF_KIND_ENUM) >= 0;
+	btf__free(libbpf_get_error(vmlinux) ? NULL : vmlinux);
+	if (flowtap_drops__load(d))
+		goto fail;
+	link = bpf_program__attach_raw_tracepoint(d->progs.flowtap_drops, "kfree_skb");
+	if (libbpf_get_error(link)) {
+		link = NULL;
+		goto fail;
+	}
+	ft_pin_path(path, sizeof(path), root, "progs", "drops_link");
+	err = bpf_link__pin(link, path);
+	if (err)
+		goto fail;
+	bpf_link__destroy(link); /* the pin keeps it attached */
+	flowtap_drops__destroy(d);
+	return;
+fail:
+	pr_warn("kernel drop counting unavailable: %s\n", strerror(errno));
+	bpf_link__destroy(link);
+	flowtap_drops__destroy(d);
+}
+
+/*
  * Loads both objects with maps pinned by name under root (libbpf reuses
  * maps already there) and pins the programs under root/progs.
  */
@@ -145,6 +188,8 @@ static int ft_datapath_load(const char *root, const struct ft_knobs *k)
 		err = ft_pin_prog(t->progs.flowtap_tc_ingress, root, FT_PROG_TC_INGRESS);
 	if (!err)
 		err = ft_pin_prog(t->progs.flowtap_tc_egress, root, FT_PROG_TC_EGRESS);
+	if (!err)
+		ft_drops_load(root);
 out:
 	flowtap_xdp__destroy(x);
 	flowtap_tc__destroy(t);

@@ -3,6 +3,9 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <ctype.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include "names.h"
 
 static const char *const class_names[FT_CLASS_MAX] = {
@@ -108,5 +111,56 @@ const char *ft_addr_str(__u8 family, const __u8 *addr, char *buf, size_t len)
 {
 	if (!inet_ntop(family == FT_FAMILY_IPV6 ? AF_INET6 : AF_INET, addr, buf, len))
 		snprintf(buf, len, "?");
+	return buf;
+}
+
+const char *ft_drop_reason_name(unsigned int reason, char *buf, size_t len)
+{
+	static const char prefix[] = "SKB_DROP_REASON_";
+	static struct btf *btf;
+	static int enum_id = -1;
+	const struct btf_enum *e;
+	const struct btf_type *t;
+	int i;
+
+	if (enum_id < 0 && !btf) {
+		btf = btf__load_vmlinux_btf();
+		if (libbpf_get_error(btf))
+			btf = NULL;
+		else
+			enum_id = btf__find_by_name_kind(btf, "skb_drop_reason", BTF_KIND_ENUM);
+	}
+	snprintf(buf, len, "%u", reason);
+	if (!btf || enum_id < 0)
+		return buf;
+	t = btf__type_by_id(btf, enum_id);
+	e = btf_enum(t);
+	for (i = 0; i < btf_vlen(t); i++, e++) {
+		const char *name = btf__name_by_offset(btf, e->name_off);
+		size_t j;
+
+		if ((unsigned int)e->val != reason || !name)
+			continue;
+		if (!strncmp(name, prefix, sizeof(prefix) - 1))
+			name += sizeof(prefix) - 1;
+		for (j = 0; name[j] && j + 1 < len; j++)
+			buf[j] = tolower((unsigned char)name[j]);
+		buf[j] = 0;
+		break;
+	}
+	return buf;
+}
+
+const char *ft_ethertype_name(unsigned int proto, char *buf, size_t len)
+{
+	switch (proto) {
+	case 0x0800:
+		return "ipv4";
+	case 0x86dd:
+		return "ipv6";
+	case 0x0806:
+		return "arp";
+	}
+	snprintf(buf, len, "0x%04x", proto);
 	return buf;
 }

@@ -18,5 +18,10 @@ const char *ft_tcp_flags_str(__u8 flags, char *buf, size_t len);
 /* Textual address of a flow key's src/dst. */
 const char *ft_addr_str(__u8 family, const __u8 *addr, char *buf, size_t len);
 int ft_is_icmp(__u8 family, __u8 proto);
+/* Kernel drop reason: "netfilter_drop", from the running kernel's BTF
+ * (enum skb_drop_reason); the number when unknown. */
+const char *ft_drop_reason_name(unsigned int reason, char *buf, size_t len);
+/* "ipv4", "ipv6", "arp" or the ethertype in hex. */
+const char *ft_ethertype_name(unsigned int proto, char *buf, size_t len);
 
 #endif

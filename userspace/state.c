@@ -52,6 +52,13 @@ void ft_sum_flow_val(const void *percpu, int ncpus, struct ft_flow_val *out)
 		out->bytes += v->bytes;
 		out->http_requests += v->http_requests;
 		out->tcp_flags |= v->tcp_flags;
+		out->retransmits += v->retransmits;
+		out->resets += v->resets;
+		/* Measured once, on whichever CPU saw the handshake. */
+		if (v->handshake_us > out->handshake_us)
+			out->handshake_us = v->handshake_us;
+		if (v->rtt_us > out->rtt_us)
+			out->rtt_us = v->rtt_us;
 		if (v->first_ns && (!out->first_ns || v->first_ns < out->first_ns))
 			out->first_ns = v->first_ns;
 		if (v->last_ns > out->last_ns)
@@ -95,6 +102,45 @@ int ft_read_ifstats(int fd, struct ft_if_totals **out, size_t *n)
 		free(list);
 		return err;
 	}
+	*out = list;
+	*n = cnt;
+	return 0;
+}
+
+int ft_read_drops(int fd, struct ft_drop_total **out, size_t *n)
+{
+	struct ft_drop_key key, next, *prev = NULL;
+	struct ft_drop_total *list = NULL, *nl;
+	size_t cnt = 0, cap = 0;
+	struct ft_counter *vals = calloc(ft_ncpus(), sizeof(*vals));
+	int c;
+
+	if (!vals)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			nl = realloc(list, cap * sizeof(*list));
+			if (!nl) {
+				free(list);
+				free(vals);
+				return -ENOMEM;
+			}
+			list = nl;
+		}
+		list[cnt].key = key;
+		list[cnt].c = (struct ft_counter){ 0 };
+		for (c = 0; c < ft_ncpus(); c++) {
+			list[cnt].c.packets += vals[c].packets;
+			list[cnt].c.bytes += vals[c].bytes;
+		}
+		cnt++;
+	}
+	free(vals);
 	*out = list;
 	*n = cnt;
 	return 0;

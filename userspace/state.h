@@ -28,6 +28,14 @@ int ft_read_ifstats(int map_fd, struct ft_if_totals **out, size_t *n);
 /* Uses batch lookups where the kernel has them, else key iteration. */
 int ft_read_flows(int map_fd, struct ft_flow **out, size_t *n);
 
+struct ft_drop_total {
+	struct ft_drop_key key;
+	struct ft_counter c;
+};
+
+/* Kernel drops (ft_drops), summed over CPUs. */
+int ft_read_drops(int map_fd, struct ft_drop_total **out, size_t *n);
+
 /* CLOCK_MONOTONIC nanoseconds (the datapath's clock) to Unix epoch seconds. */
 double ft_mono_to_epoch(__u64 ns);
 

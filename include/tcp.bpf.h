@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * TCP health from packets alone: handshake latency, refused connections,
+ * resets and retransmission hints. Costs nothing beyond the flow update for
+ * established traffic: the handshake table is looked up only for SYNs, RSTs
+ * and the first few segments of a flow.
+ */
+#ifndef FT_TCP_BPF_H
+#define FT_TCP_BPF_H
+
+#include "parse.h"
+#include "maps.bpf.h"
+#include "frame.bpf.h"
+
+#define FT_TH_FIN 0x01
+#define FT_TH_SYN 0x02
+#define FT_TH_RST 0x04
+#define FT_TH_ACK 0x10
+
+/* A flow past this many segments (on this CPU) is past its handshake. */
+#define FT_TCP_HS_SEGS 4
+
+struct ft_tcp_meas {
+	__u32 hs_us;
+	__u32 rtt_us;
+};
+
+/* The connection's key independent of direction: lower endpoint first. */
+static __always_inline __u8 ft_tcp_canon(const struct ft_flow_key *k, struct ft_flow_key *c)
+{
+	const __u32 *s = (const __u32 *)k->src, *d = (const __u32 *)k->dst;
+	int i, swap = k->sport > k->dport;
+
+	FT_UNROLL
+	for (i = 0; i < 4; i++) {
+		if (s[i] != d[i]) {
+			swap = s[i] > d[i];
+			break;
+		}
+	}
+	*c = *k;
+	c->dir = 0;
+	if (swap) {
+		__builtin_memcpy(c->src, k->dst, 16);
+		__builtin_memcpy(c->dst, k->src, 16);
+		c->sport = k->dport;
+		c->dport = k->sport;
+	}
+	return !swap;
+}
+
+static __always_inline __u32 ft_log2_bucket(__u64 v)
+{
+	__u32 b = 0;
+
+	if (!v)
+		return 0;
+	if (v >> 32) {
+		b += 32;
+		v >>= 32;
+	}
+	if (v >> 16) {
+		b += 16;
+		v >>= 16;
+	}
+	if (v >> 8) {
+		b += 8;
+		v >>= 8;
+	}
+	if (v >> 4) {
+		b += 4;
+		v >>= 4;
+	}
+	if (v >> 2) {
+		b += 2;
+		v >>= 2;
+	}
+	if (v >> 1)
+		b += 1;
+	b += 1;
+	return b < FT_HS_BUCKETS ? b : FT_HS_BUCKETS - 1;
+}
+
+static __always_inline void ft_hs_observe(struct ft_if_stats *st, __u64 us)
+{
+	__u32 b = ft_log2_bucket(us);
+
+	st->tcp_handshakes++;
+	st->tcp_handshake_sum_us += us;
+	if (b < FT_HS_BUCKETS)
+		st->tcp_handshake_hist[b]++;
+}
+
+static __always_inline void ft_tcp_syn(const struct ft_frame *f, struct ft_if_stats *st,
+				       const struct ft_flow_key *ck, struct ft_tcp_hs *hs,
+				       __u8 a_to_b)
+{
+	struct ft_tcp_hs n = {
+		.syn_ns = f->now,
+		.client_is_a = a_to_b,
+		.syn_dir = f->dir,
+		.syns = 1,
+	};
+	long err;
+
+	if (hs) {
+		/* A SYN retry; a SYN from the other side is a simultaneous
+		 * open, timed from the first SYN all the same. */
+		if (!hs->synack_ns && hs->client_is_a == a_to_b) {
+			hs->syns++;
+			st->tcp_syn_retries++;
+		}
+		return;
+	}
+	err = bpf_map_update_elem(&ft_tcp_hs_map, ck, &n, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		st->tcp_hs_overflow++;
+}
+
+/*
+ * Advances the handshake this segment belongs to. Returns what it measured:
+ * hs_us when the SYN-ACK (or, where the SYN-ACK is not visible, the final
+ * ACK) arrives; rtt_us for the leg that crossed the network from here
+ * (SYN to SYN-ACK when the SYN left through this hook, SYN-ACK to ACK when
+ * it arrived through it).
+ */
+static __always_inline struct ft_tcp_meas ft_tcp_handshake(const struct ft_frame *f,
+							   const struct ft_parsed *pp,
+							   struct ft_if_stats *st, __u64 seen)
+{
+	struct ft_tcp_meas m = {};
+	__u8 fl = pp->tcp_flags, a_to_b, from_client;
+	struct ft_flow_key ck;
+	struct ft_tcp_hs *hs;
+	__u64 us;
+
+	if (!(fl & (FT_TH_SYN | FT_TH_RST)) && seen >= FT_TCP_HS_SEGS)
+		return m;
+	a_to_b = ft_tcp_canon(&pp->key, &ck);
+	hs = bpf_map_lookup_elem(&ft_tcp_hs_map, &ck);
+	if ((fl & (FT_TH_SYN | FT_TH_ACK)) == FT_TH_SYN) {
+		ft_tcp_syn(f, st, &ck, hs, a_to_b);
+		return m;
+	}
+	if (!hs)
+		return m;
+	from_client = hs->client_is_a == a_to_b;
+	if (fl & FT_TH_RST) {
+		if (!from_client && !hs->synack_ns)
+			st->tcp_conn_refused++;
+		bpf_map_delete_elem(&ft_tcp_hs_map, &ck);
+		return m;
+	}
+	if (fl & FT_TH_SYN) { /* SYN-ACK */
+		if (from_client || hs->synack_ns)
+			return m;
+		hs->synack_ns = f->now;
+		us = (f->now - hs->syn_ns) / 1000;
+		m.hs_us = us;
+		if (hs->syn_dir == FT_DIR_EGRESS)
+			m.rtt_us = us;
+		ft_hs_observe(st, us);
+		return m;
+	}
+	if (!from_client || !(fl & FT_TH_ACK))
+		return m;
+	if (hs->synack_ns) {
+		if (hs->syn_dir == FT_DIR_INGRESS)
+			m.rtt_us = (f->now - hs->synack_ns) / 1000;
+	} else {
+		us = (f->now - hs->syn_ns) / 1000;
+		m.hs_us = us;
+		ft_hs_observe(st, us);
+	}
+	bpf_map_delete_elem(&ft_tcp_hs_map, &ck);
+	return m;
+}
+
+/* Sequence space this segment covers ends at; == seq for a bare ACK. */
+static __always_inline __u32 ft_tcp_seq_end(const struct ft_parsed *pp)
+{
+	return pp->tcp_seq + pp->payload_len + !!(pp->tcp_flags & FT_TH_SYN) +
+	       !!(pp->tcp_flags & FT_TH_FIN);
+}
+
+/* Per-flow (per-CPU) resets and retransmission hints. */
+static __always_inline void ft_tcp_segment(struct ft_flow_val *v, const struct ft_parsed *pp,
+					   struct ft_if_stats *st, const struct ft_tcp_meas *m)
+{
+	__u32 end = ft_tcp_seq_end(pp);
+
+	if (pp->tcp_flags & FT_TH_RST) {
+		v->resets++;
+		st->tcp_resets++;
+	}
+	if (m->hs_us)
+		v->handshake_us = m->hs_us;
+	if (m->rtt_us)
+		v->rtt_us = m->rtt_us;
+	if (end == pp->tcp_seq)
+		return;
+	if (v->next_seq && (__s32)(end - v->next_seq) <= 0) {
+		v->retransmits++;
+		st->tcp_retransmits++;
+	} else {
+		v->next_seq = end;
+	}
+}
+
+#endif /* FT_TCP_BPF_H */
