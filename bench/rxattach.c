@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * rxattach: the receiving end of the veth benchmark. Turns GRO on (the
+ * veth then has the NAPI context that XDP-redirected frames need, with or
+ * without a program), attaches a private, unpinned copy of flowtap's XDP
+ * or TC programs with a flow table sized for the run, prints "ready" and
+ * holds until SIGINT/SIGTERM. It then prints what flowtap counted as JSON
+ * (so bench/run can check that flowtap saw what the veth received and that
+ * the flow table held every flow) and detaches.
+ *
+ * The flowtap CLI attaches the same programs; this tool exists because a
+ * benchmark also needs a table size and knobs the CLI does not expose, and
+ * must leave no pins behind.
+ */
+#include <signal.h>
+#include <linux/if_link.h>
+#include <linux/pkt_cls.h>
+#include "bench.h"
+#include "opts.h"
+#include "flowtap.h"
+#include "flowtap_xdp.skel.h"
+#include "flowtap_tc.skel.h"
+
+enum rx_prog { RX_NONE, RX_XDP, RX_TC };
+static const char *const rx_prog_names[] = { "none", "xdp", "tc", NULL };
+enum rx_mode { RX_NATIVE, RX_SKB };
+static const char *const rx_mode_names[] = { "native", "skb", NULL };
+
+struct rx_cfg {
+	struct ft_iface_list dev;
+	int prog;
+	int mode;
+	unsigned long table;
+	bool no_gro;
+};
+
+struct rx_state {
+	struct flowtap_xdp *xdp;
+	struct flowtap_tc *tc;
+	struct bpf_tc_hook hook;
+	int ifindex;
+	int xdp_flags;
+};
+
+static volatile sig_atomic_t rx_stop;
+
+static void rx_on_signal(int sig)
+{
+	(void)sig;
+	rx_stop = 1;
+}
+
+static int rx_prepare(struct bpf_object *obj, struct bpf_map *flows, unsigned long table)
+{
+	int err = bench_unpin_maps(obj);
+
+	if (!err)
+		err = bpf_map__set_max_entries(flows, (__u32)table);
+	return err;
+}
+
+static int rx_attach_xdp(struct rx_state *s, const struct rx_cfg *c)
+{
+	int err;
+
+	s->xdp = flowtap_xdp__open();
+	if (!s->xdp)
+		return -errno;
+	err = rx_prepare(s->xdp->obj, s->xdp->maps.ft_flows, c->table);
+	if (!err)
+		err = flowtap_xdp__load(s->xdp);
+	if (err)
+		return err;
+	s->xdp_flags = c->mode == RX_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	err = bpf_xdp_attach(s->ifindex, bpf_program__fd(s->xdp->progs.flowtap_xdp),
+			     (__u32)s->xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	if (err) {
+		pr_err("cannot attach XDP: %s\n", strerror(-err));
+		s->xdp_flags = 0;
+	}
+	return err;
+}
+
+static int rx_attach_tc(struct rx_state *s, const struct rx_cfg *c)
+{
+	LIBBPF_OPTS(bpf_tc_opts, in, .handle = 1, .priority = 1);
+	LIBBPF_OPTS(bpf_tc_opts, eg, .handle = 1, .priority = 1);
+	int err;
+
+	s->tc = flowtap_tc__open();
+	if (!s->tc)
+		return -errno;
+	err = rx_prepare(s->tc->obj, s->tc->maps.ft_flows, c->table);
+	if (!err)
+		err = flowtap_tc__load(s->tc);
+	if (err)
+		return err;
+	s->hook = (struct bpf_tc_hook){ .sz = sizeof(s->hook), .ifindex = s->ifindex,
+					.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS };
+	err = bpf_tc_hook_create(&s->hook);
+	if (err && err != -EEXIST)
+		return err;
+	in.prog_fd = bpf_program__fd(s->tc->progs.flowtap_tc_ingress);
+	eg.prog_fd = bpf_program__fd(s->tc->progs.flowtap_tc_egress);
+	s->hook.attach_point = BPF_TC_INGRESS;
+	err = bpf_tc_attach(&s->hook, &in);
+	s->hook.attach_point = BPF_TC_EGRESS;
+	if (!err)
+		err = bpf_tc_attach(&s->hook, &eg);
+	s->hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	if (err)
+		pr_err("cannot attach TC: %s\n", strerror(-err));
+	return err;
+}
+
+static void rx_detach(struct rx_state *s)
+{
+	if (s->xdp_flags)
+		bpf_xdp_detach(s->ifindex, (__u32)s->xdp_flags, NULL);
+	if (s->tc)
+		bpf_tc_hook_destroy(&s->hook);
+	flowtap_xdp__destroy(s->xdp);
+	flowtap_tc__destroy(s->tc);
+}
+
+/* Entries in the flow table; one syscall per entry, done after the run. */
+static __u64 rx_count_flows(int fd)
+{
+	struct ft_flow_key k, next;
+	__u64 n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+static void rx_print_counts(struct bpf_map *ifstats, struct bpf_map *flows, int ifindex)
+{
+	struct ft_if_key k = { .ifindex = (__u32)ifindex, .dir = FT_DIR_INGRESS };
+	int ncpu = libbpf_num_possible_cpus(), i;
+	struct ft_if_stats *v = calloc((size_t)ncpu, sizeof(*v));
+	__u64 pkts = 0, overflow = 0;
+
+	if (v && !bpf_map_lookup_elem(bpf_map__fd(ifstats), &k, v))
+		for (i = 0; i < ncpu; i++) {
+			pkts += v[i].cls[FT_CLASS_IPV4].packets + v[i].cls[FT_CLASS_IPV6].packets;
+			overflow += v[i].flow_overflow;
+		}
+	printf("{\"flowtap_ip_packets\":%llu,\"flow_overflow\":%llu,\"flows\":%llu}\n",
+	       (unsigned long long)pkts, (unsigned long long)overflow,
+	       (unsigned long long)rx_count_flows(bpf_map__fd(flows)));
+	free(v);
+}
+
+static int rx_run(void *cfgp, int argc, char **argv)
+{
+	struct rx_cfg *c = cfgp;
+	struct rx_state s = {};
+	const char *ifname;
+	int err = 0;
+
+	(void)argc;
+	(void)argv;
+	if (c->dev.n != 1) {
+		pr_err("rxattach: one --dev is required\n");
+		return 2;
+	}
+	if (!c->table)
+		c->table = 1 << 20;
+	libbpf_set_print(bench_libbpf_print);
+	s.ifindex = c->dev.v[0].ifindex;
+	ifname = c->dev.v[0].name;
+	signal(SIGINT, rx_on_signal);
+	signal(SIGTERM, rx_on_signal);
+
+	err = bench_set_gro(ifname, !c->no_gro);
+	if (err)
+		pr_warn("cannot set GRO on %s: %s\n", ifname, strerror(-err));
+	if (c->prog == RX_XDP)
+		err = rx_attach_xdp(&s, c);
+	else if (c->prog == RX_TC)
+		err = rx_attach_tc(&s, c);
+	if (err)
+		goto out;
+	printf("ready\n");
+	fflush(stdout);
+	while (!rx_stop)
+		pause();
+	if (s.xdp)
+		rx_print_counts(s.xdp->maps.ft_ifstats, s.xdp->maps.ft_flows, s.ifindex);
+	if (s.tc)
+		rx_print_counts(s.tc->maps.ft_ifstats, s.tc->maps.ft_flows, s.ifindex);
+out:
+	rx_detach(&s);
+	return err ? 1 : 0;
+}
+
+static const struct ft_opt rx_opts[] = {
+	{ "dev", 'i', FT_OPT_IFACE, offsetof(struct rx_cfg, dev), "IFACE", "the receiving veth" },
+	{ "prog", 'p', FT_OPT_CHOICE, offsetof(struct rx_cfg, prog), "none|xdp|tc",
+	  "what to attach (default none)", rx_prog_names },
+	{ "mode", 'm', FT_OPT_CHOICE, offsetof(struct rx_cfg, mode), "native|skb",
+	  "XDP mode (default native)", rx_mode_names },
+	{ "table", 't', FT_OPT_UINT, offsetof(struct rx_cfg, table), "N",
+	  "flow table entries (default 1048576)", NULL, 1UL << 26 },
+	{ "no-gro", 0, FT_OPT_FLAG, offsetof(struct rx_cfg, no_gro), NULL,
+	  "leave GRO off (XDP-redirected frames then need an XDP program here)" },
+	FT_OPT_END,
+};
+
+static const struct ft_cmd rx_cmd = {
+	.name = "rxattach",
+	.summary = "attach a private flowtap to the receiving veth until SIGTERM",
+	.opts = rx_opts,
+	.cfg_size = sizeof(struct rx_cfg),
+	.max_args = 0,
+	.run = rx_run,
+};
+
+int main(int argc, char **argv)
+{
+	return ft_cmd_exec(&rx_cmd, argc, argv);
+}
