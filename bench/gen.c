@@ -33,6 +33,7 @@ struct gen_cfg {
 	unsigned long batch;
 	unsigned long round;
 	const char *label;
+	unsigned long rx_pid;
 };
 
 /* One template: a shape, its flows and its frames per round. */
@@ -47,6 +48,7 @@ struct gen_counters {
 	double t;
 	__u64 sent;
 	__u64 rx, rx_drop;
+	__u64 rx_cpu_ns; /* on-CPU time of the receiver's NAPI thread */
 };
 
 static volatile sig_atomic_t gen_stop;
@@ -67,53 +69,19 @@ static int gen_shape_by_name(const char *name)
 	return -1;
 }
 
-/*
- * Deals the flows out to the shapes by weight. With fewer flows than
- * shapes, the heaviest shapes get one flow each (so one flow is the
- * dominant v4-udp-64). Returns the number of templates.
- */
 static size_t gen_plan(const struct gen_cfg *c, struct gen_tmpl *t, unsigned long round)
 {
-	unsigned int order[BENCH_NSHAPES], i, j, n = 0;
-	__u32 flows = (__u32)c->flows, base = 0, left = flows;
+	struct bench_plan_ent plan[BENCH_NSHAPES];
 	int only = c->shape ? gen_shape_by_name(c->shape) : -1;
+	size_t n = bench_plan((__u32)c->flows, only, plan), i;
 
-	for (i = 0; i < BENCH_NSHAPES; i++)
-		order[i] = i;
-	for (i = 1; i < BENCH_NSHAPES; i++) /* stable sort by weight, descending */
-		for (j = i; j > 0 && bench_mix[order[j]].weight > bench_mix[order[j - 1]].weight;
-		     j--) {
-			unsigned int x = order[j];
+	for (i = 0; i < n; i++) {
+		const struct bench_shape *s = &bench_mix[plan[i].shape];
 
-			order[j] = order[j - 1];
-			order[j - 1] = x;
-		}
-	for (i = 0; i < BENCH_NSHAPES && left; i++) {
-		const struct bench_shape *s = &bench_mix[order[i]];
-		__u32 k;
-
-		if (only >= 0 && order[i] != (unsigned int)only)
-			continue;
-		if (only >= 0)
-			k = flows;
-		else if (flows < BENCH_NSHAPES)
-			k = 1;
-		else
-			k = i == 0 ? 0 : (__u32)((__u64)flows * s->weight / 100);
-		t[n] = (struct gen_tmpl){ .s = s, .base = base, .count = k,
+		t[i] = (struct gen_tmpl){ .s = s, .base = plan[i].base, .count = plan[i].count,
 					  .per_round = s->weight * (__u32)round };
-		base += k;
-		left -= k;
-		n++;
+		t[i].len = bench_build(s, t[i].base, t[i].pkt);
 	}
-	/* The heaviest shape takes what rounding left over. */
-	if (only < 0 && flows >= BENCH_NSHAPES) {
-		for (i = 1; i < n; i++)
-			t[i].base += left;
-		t[0].count = left;
-	}
-	for (i = 0; i < n; i++)
-		t[i].len = bench_build(t[i].s, t[i].base, t[i].pkt);
 	return n;
 }
 
@@ -143,8 +111,26 @@ out:
 	return sk;
 }
 
-static int gen_read_rx(struct nl_sock *sk, const char *dev, struct gen_counters *c)
+/* Nanoseconds pid has run (the first field of /proc/PID/schedstat). */
+static __u64 gen_cpu_ns(unsigned long pid)
 {
+	unsigned long long ns = 0;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%lu/schedstat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &ns) != 1)
+		ns = 0;
+	fclose(f);
+	return ns;
+}
+
+static int gen_read_rx(struct nl_sock *sk, const struct gen_cfg *cfg, struct gen_counters *c)
+{
+	const char *dev = cfg->rx_dev;
 	struct rtnl_link *link;
 
 	if (!sk)
@@ -156,6 +142,8 @@ static int gen_read_rx(struct nl_sock *sk, const char *dev, struct gen_counters 
 	c->rx = rtnl_link_get_stat(link, RTNL_LINK_RX_PACKETS);
 	c->rx_drop = rtnl_link_get_stat(link, RTNL_LINK_RX_DROPPED);
 	rtnl_link_put(link);
+	if (cfg->rx_pid)
+		c->rx_cpu_ns = gen_cpu_ns(cfg->rx_pid);
 	return 0;
 }
 
@@ -191,6 +179,12 @@ static void gen_report(const struct gen_cfg *c, const struct gen_counters *a,
 	if (c->rx_dev)
 		printf(",\"rx_pps\":%.0f,\"rx_dropped_pps\":%.0f", (b->rx - a->rx) / dt,
 		       (b->rx_drop - a->rx_drop) / dt);
+	/* Packets per second of the receiver's own CPU time: unlike the rate,
+	 * it does not fall when other work on the machine takes its CPU. */
+	if (c->rx_pid && b->rx_cpu_ns > a->rx_cpu_ns)
+		printf(",\"rx_cpu_share\":%.3f,\"rx_per_cpu_s\":%.0f",
+		       (b->rx_cpu_ns - a->rx_cpu_ns) / 1e9 / dt,
+		       (b->rx - a->rx) / ((b->rx_cpu_ns - a->rx_cpu_ns) / 1e9));
 	printf("}\n");
 	fflush(stdout);
 }
@@ -212,7 +206,7 @@ static int gen_loop(struct gen *skel, const struct gen_cfg *c, struct gen_tmpl *
 		}
 		cur.t = bench_now();
 		if (!started && cur.t - t0 >= c->warmup) {
-			err = gen_read_rx(rx, c->rx_dev, &cur);
+			err = gen_read_rx(rx, c, &cur);
 			if (err)
 				return err;
 			start = cur;
@@ -224,7 +218,7 @@ static int gen_loop(struct gen *skel, const struct gen_cfg *c, struct gen_tmpl *
 	if (!started)
 		return 0;
 	cur.t = bench_now();
-	err = gen_read_rx(rx, c->rx_dev, &cur);
+	err = gen_read_rx(rx, c, &cur);
 	if (!err)
 		gen_report(c, &start, &cur);
 	return err;
@@ -321,6 +315,8 @@ static const struct ft_opt gen_opts[] = {
 	  "frames per kernel batch (default 64)", NULL, 256 },
 	{ "round", 0, FT_OPT_UINT, offsetof(struct gen_cfg, round), "N",
 	  "frames per weight point per round (default 256)", NULL, 1 << 20 },
+	{ "rx-pid", 0, FT_OPT_UINT, offsetof(struct gen_cfg, rx_pid), "PID",
+	  "the receiver's NAPI thread: also report packets per second of its CPU time" },
 	{ "label", 'l', FT_OPT_STRING, offsetof(struct gen_cfg, label), "TEXT",
 	  "copied into the JSON result" },
 	FT_OPT_END,

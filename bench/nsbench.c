@@ -176,7 +176,9 @@ static int nsb_load(struct nsb *b)
 			err = nsb_load_variant(b, i);
 		nsb_add(b, "st_parse", b->st->progs.st_parse, 1, 1);
 		nsb_add(b, "st_clock", b->st->progs.st_clock, 1, 1);
+		nsb_add(b, "st_clock_coarse", b->st->progs.st_clock_coarse, 1, 1);
 		nsb_add(b, "st_ifstats", b->st->progs.st_ifstats, 1, 1);
+		nsb_add(b, "st_ifarray", b->st->progs.st_ifarray_count, 1, 1);
 		nsb_add(b, "st_flowlookup", b->st->progs.st_flowlookup, 1, 1);
 	}
 	if (err)

@@ -34,17 +34,41 @@ static inline __u16 bench_flow_addr_lo(__u32 n)
 }
 
 #ifndef __bpf__
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
-/* glibc's, which libnl also includes; they have the Linux field names. */
-#include <netinet/tcp.h>
-#include <netinet/udp.h>
+
+/*
+ * The L4 headers, written here rather than taken from <linux/tcp.h> or
+ * <netinet/tcp.h>: tools include one family or the other (libnl brings
+ * glibc's, the parser the kernel's), and the two cannot meet.
+ */
+struct bench_tcphdr {
+	__be16 source;
+	__be16 dest;
+	__be32 seq;
+	__be32 ack_seq;
+	__u8 doff; /* data offset in the high nibble */
+	__u8 flags;
+	__be16 window;
+	__sum16 check;
+	__be16 urg_ptr;
+};
+
+struct bench_udphdr {
+	__be16 source;
+	__be16 dest;
+	__be16 len;
+	__sum16 check;
+};
+
+#define BENCH_TH_PSH 0x08
+#define BENCH_TH_ACK 0x10
 
 #define BENCH_PKT_MAX 1514
 
@@ -119,7 +143,7 @@ static inline __u16 bench_csum_fold(__u32 sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((__u16)~sum);
+	return htobe16((__u16)~sum);
 }
 
 static inline void bench_fill_addrs(const struct bench_shape *s, __u32 n, __u8 *src, __u8 *dst)
@@ -154,7 +178,7 @@ static inline __u16 bench_dport(const struct bench_shape *s)
 /* Writes the L4 header and payload at l4; returns the L4 length. */
 static inline size_t bench_build_l4(const struct bench_shape *s, __u32 n, __u8 *l4, size_t l4_len)
 {
-	size_t hl = s->proto == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr);
+	size_t hl = s->proto == IPPROTO_TCP ? sizeof(struct bench_tcphdr) : sizeof(struct bench_udphdr);
 	size_t i;
 
 	for (i = hl; i < l4_len; i++)
@@ -162,23 +186,22 @@ static inline size_t bench_build_l4(const struct bench_shape *s, __u32 n, __u8 *
 	if (s->http)
 		memcpy(l4 + hl, s->http, strlen(s->http));
 	if (s->proto == IPPROTO_TCP) {
-		struct tcphdr *th = (struct tcphdr *)l4;
+		struct bench_tcphdr *th = (struct bench_tcphdr *)l4;
 
 		memset(th, 0, sizeof(*th));
-		th->source = htons(bench_flow_sport(n));
-		th->dest = htons(bench_dport(s));
-		th->seq = htonl(0x10000000 + n);
-		th->ack_seq = htonl(0x20000000);
-		th->doff = 5;
-		th->ack = 1;
-		th->psh = s->http != NULL;
-		th->window = htons(512);
+		th->source = htobe16(bench_flow_sport(n));
+		th->dest = htobe16(bench_dport(s));
+		th->seq = htobe32(0x10000000 + n);
+		th->ack_seq = htobe32(0x20000000);
+		th->doff = 5 << 4;
+		th->flags = BENCH_TH_ACK | (s->http ? BENCH_TH_PSH : 0);
+		th->window = htobe16(512);
 	} else {
-		struct udphdr *uh = (struct udphdr *)l4;
+		struct bench_udphdr *uh = (struct bench_udphdr *)l4;
 
-		uh->source = htons(bench_flow_sport(n));
-		uh->dest = htons(bench_dport(s));
-		uh->len = htons((__u16)l4_len);
+		uh->source = htobe16(bench_flow_sport(n));
+		uh->dest = htobe16(bench_dport(s));
+		uh->len = htobe16((__u16)l4_len);
 		uh->check = 0;
 	}
 	return hl;
@@ -191,7 +214,7 @@ static inline size_t bench_shape_len(const struct bench_shape *s)
 
 	if (s->size)
 		return s->size;
-	return ETH_HLEN + l3 + sizeof(struct tcphdr) + strlen(s->http);
+	return ETH_HLEN + l3 + sizeof(struct bench_tcphdr) + strlen(s->http);
 }
 
 /* Builds flow n's packet of shape s into buf (BENCH_PKT_MAX bytes), with
@@ -214,10 +237,10 @@ static inline size_t bench_build(const struct bench_shape *s, __u32 n, __u8 *buf
 	if (s->family == 4) {
 		struct iphdr *ip = (struct iphdr *)l3;
 
-		eth->h_proto = htons(ETH_P_IP);
+		eth->h_proto = htobe16(ETH_P_IP);
 		ip->version = 4;
 		ip->ihl = 5;
-		ip->tot_len = htons((__u16)(len - ETH_HLEN));
+		ip->tot_len = htobe16((__u16)(len - ETH_HLEN));
 		ip->ttl = 64;
 		ip->protocol = s->proto;
 		memcpy(&ip->saddr, src, 4);
@@ -229,9 +252,9 @@ static inline size_t bench_build(const struct bench_shape *s, __u32 n, __u8 *buf
 	} else {
 		struct ipv6hdr *ip6 = (struct ipv6hdr *)l3;
 
-		eth->h_proto = htons(ETH_P_IPV6);
+		eth->h_proto = htobe16(ETH_P_IPV6);
 		ip6->version = 6;
-		ip6->payload_len = htons((__u16)l4_len);
+		ip6->payload_len = htobe16((__u16)l4_len);
 		ip6->nexthdr = s->proto;
 		ip6->hop_limit = 64;
 		memcpy(&ip6->saddr, src, 16);
@@ -245,12 +268,61 @@ static inline size_t bench_build(const struct bench_shape *s, __u32 n, __u8 *buf
 		return len;
 	sum += s->proto + (__u32)l4_len;
 	sum = bench_csum_add(sum, l4, l4_len);
-	check = s->proto == IPPROTO_TCP ? &((struct tcphdr *)l4)->check
-					: &((struct udphdr *)l4)->check;
+	check = s->proto == IPPROTO_TCP ? &((struct bench_tcphdr *)l4)->check
+					: &((struct bench_udphdr *)l4)->check;
 	*check = bench_csum_fold(sum);
 	if (s->proto == IPPROTO_UDP && !*check)
 		*check = 0xffff;
 	return len;
+}
+/* Flows base .. base + count - 1 all have shape bench_mix[shape]. */
+struct bench_plan_ent {
+	unsigned int shape;
+	__u32 base, count;
+};
+
+/*
+ * How the generator deals flows out to shapes: by weight, or all to shape
+ * only (when >= 0). With fewer flows than shapes, the heaviest shapes get
+ * one flow each (so one flow is the dominant v4-udp-64). Fills t (room for
+ * BENCH_NSHAPES) and returns the number of entries.
+ */
+static inline size_t bench_plan(__u32 flows, int only, struct bench_plan_ent *t)
+{
+	unsigned int order[BENCH_NSHAPES], i, j, n = 0;
+	__u32 base = 0, left = flows;
+
+	for (i = 0; i < BENCH_NSHAPES; i++)
+		order[i] = i;
+	for (i = 1; i < BENCH_NSHAPES; i++) /* stable sort by weight, descending */
+		for (j = i; j > 0 && bench_mix[order[j]].weight > bench_mix[order[j - 1]].weight;
+		     j--) {
+			unsigned int x = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = x;
+		}
+	for (i = 0; i < BENCH_NSHAPES && left; i++) {
+		__u32 k;
+
+		if (only >= 0 && order[i] != (unsigned int)only)
+			continue;
+		if (only >= 0)
+			k = flows;
+		else if (flows < BENCH_NSHAPES)
+			k = 1;
+		else /* the heaviest shape takes what rounding leaves, below */
+			k = i == 0 ? 0 : (__u32)((__u64)flows * bench_mix[order[i]].weight / 100);
+		t[n++] = (struct bench_plan_ent){ order[i], base, k };
+		base += k;
+		left -= k;
+	}
+	if (only < 0 && flows >= BENCH_NSHAPES) {
+		for (i = 1; i < n; i++)
+			t[i].base += left;
+		t[0].count = left;
+	}
+	return n;
 }
 #endif /* !__bpf__ */
 

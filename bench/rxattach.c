@@ -8,6 +8,11 @@
  * (so bench/run can check that flowtap saw what the veth received and that
  * the flow table held every flow) and detaches.
  *
+ * With --prefill N the flow table starts with the N flows `gen -n N` sends,
+ * keyed by the real parser compiled for userspace, each already past its
+ * TCP handshake: the measurement then sees the steady state of a full
+ * table rather than a table filling up.
+ *
  * The flowtap CLI attaches the same programs; this tool exists because a
  * benchmark also needs a table size and knobs the CLI does not expose, and
  * must leave no pins behind.
@@ -18,6 +23,8 @@
 #include "bench.h"
 #include "opts.h"
 #include "flowtap.h"
+#include "parse.h"
+#include "pkt.h"
 #include "flowtap_xdp.skel.h"
 #include "flowtap_tc.skel.h"
 
@@ -31,6 +38,7 @@ struct rx_cfg {
 	int prog;
 	int mode;
 	unsigned long table;
+	unsigned long prefill;
 	bool no_gro;
 };
 
@@ -123,6 +131,67 @@ static void rx_detach(struct rx_state *s)
 	flowtap_tc__destroy(s->tc);
 }
 
+#define RX_BATCH 4096
+
+static int rx_flush(int fd, struct ft_flow_key *keys, void *vals, __u32 *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 count = *n;
+	int err = 0;
+
+	if (count && bpf_map_update_batch(fd, keys, vals, &count, &o))
+		err = -errno;
+	*n = 0;
+	return err;
+}
+
+/* Puts the flows that gen sends for n flows into the table. */
+static int rx_prefill(struct bpf_map *flows, int ifindex, __u32 n)
+{
+	struct bench_plan_ent plan[BENCH_NSHAPES];
+	size_t np = bench_plan(n, -1, plan), i;
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(flows), err = 0, c;
+	struct ft_flow_key *keys = calloc(RX_BATCH, sizeof(*keys));
+	struct ft_flow_val *vals = calloc((size_t)RX_BATCH * (size_t)ncpu, sizeof(*vals));
+	__u64 now = (__u64)(bench_now() * 1e9);
+	__u8 pkt[BENCH_PKT_MAX];
+	__u32 k = 0, f;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < np && !err; i++) {
+		const struct bench_shape *s = &bench_mix[plan[i].shape];
+
+		for (f = plan[i].base; f < plan[i].base + plan[i].count && !err; f++) {
+			size_t len = bench_build(s, f, pkt);
+			struct ft_parse_in in = { .data = pkt, .data_end = pkt + len,
+						  .pkt_len = (__u32)len };
+			struct ft_parsed pp = {};
+
+			ft_parse(&in, &pp);
+			pp.key.ifindex = (__u32)ifindex;
+			pp.key.dir = FT_DIR_INGRESS;
+			keys[k] = pp.key;
+			for (c = 0; c < ncpu; c++)
+				vals[(size_t)k * (size_t)ncpu + (size_t)c] = (struct ft_flow_val){
+					.packets = 8, .bytes = 8 * len, .first_ns = now,
+					.last_ns = now, .tcp_flags = pp.tcp_flags };
+			if (++k == RX_BATCH)
+				err = rx_flush(fd, keys, vals, &k);
+		}
+	}
+	if (!err)
+		err = rx_flush(fd, keys, vals, &k);
+	if (err)
+		pr_err("cannot prefill the flow table: %s\n", strerror(-err));
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
 /* Entries in the flow table; one syscall per entry, done after the run. */
 static __u64 rx_count_flows(int fd)
 {
@@ -184,6 +253,9 @@ static int rx_run(void *cfgp, int argc, char **argv)
 		err = rx_attach_xdp(&s, c);
 	else if (c->prog == RX_TC)
 		err = rx_attach_tc(&s, c);
+	if (!err && c->prefill && (s.xdp || s.tc))
+		err = rx_prefill(s.xdp ? s.xdp->maps.ft_flows : s.tc->maps.ft_flows, s.ifindex,
+				 (__u32)c->prefill);
 	if (err)
 		goto out;
 	printf("ready\n");
@@ -207,6 +279,8 @@ static const struct ft_opt rx_opts[] = {
 	  "XDP mode (default native)", rx_mode_names },
 	{ "table", 't', FT_OPT_UINT, offsetof(struct rx_cfg, table), "N",
 	  "flow table entries (default 1048576)", NULL, 1UL << 26 },
+	{ "prefill", 0, FT_OPT_UINT, offsetof(struct rx_cfg, prefill), "N",
+	  "start with the flows of `gen -n N` in the table", NULL, BENCH_MAX_FLOWS },
 	{ "no-gro", 0, FT_OPT_FLAG, offsetof(struct rx_cfg, no_gro), NULL,
 	  "leave GRO off (XDP-redirected frames then need an XDP program here)" },
 	FT_OPT_END,

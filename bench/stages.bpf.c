@@ -13,6 +13,15 @@
 
 __u64 st_sink = 0;
 
+/* An alternative layout to measure against ft_ifstats: the same counters
+ * in a per-CPU array indexed by ifindex (lookups the verifier inlines). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct ft_if_stats);
+} st_ifarray SEC(".maps");
+
 /* A global function like the entry's ft_parse_xdp(), so the call costs
  * the same. */
 __noinline int st_parse_xdp(struct xdp_md *ctx, struct ft_parsed *p)
@@ -49,6 +58,27 @@ int st_clock(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/* The coarse clock (jiffies resolution), as an alternative. */
+SEC("xdp")
+int st_clock_coarse(struct xdp_md *ctx)
+{
+	(void)ctx;
+	st_sink += bpf_ktime_get_coarse_ns();
+	return XDP_PASS;
+}
+
+static __always_inline void st_count(struct ft_if_stats *st, __u32 classes, __u32 len)
+{
+	int c;
+
+#pragma unroll
+	for (c = 0; c < FT_CLASS_MAX; c++)
+		if (classes & FT_BIT(c)) {
+			st->cls[c].packets++;
+			st->cls[c].bytes += len;
+		}
+}
+
 /* Parser, then the per-interface counters as ft_handle() does them. */
 SEC("xdp")
 int st_ifstats(struct xdp_md *ctx)
@@ -56,19 +86,26 @@ int st_ifstats(struct xdp_md *ctx)
 	struct ft_if_key k = { .ifindex = ctx->ingress_ifindex, .dir = FT_DIR_INGRESS };
 	struct ft_parsed pp = {};
 	struct ft_if_stats *st;
-	__u32 len = ctx->data_end - ctx->data;
-	int c;
 
 	st_parse_xdp(ctx, &pp);
 	st = bpf_map_lookup_elem(&ft_ifstats, &k);
-	if (!st)
-		return XDP_PASS;
-#pragma unroll
-	for (c = 0; c < FT_CLASS_MAX; c++)
-		if (pp.classes & FT_BIT(c)) {
-			st->cls[c].packets++;
-			st->cls[c].bytes += len;
-		}
+	if (st)
+		st_count(st, pp.classes, ctx->data_end - ctx->data);
+	return XDP_PASS;
+}
+
+/* The same counting into st_ifarray instead of ft_ifstats. */
+SEC("xdp")
+int st_ifarray_count(struct xdp_md *ctx)
+{
+	__u32 slot = ctx->ingress_ifindex & 63;
+	struct ft_parsed pp = {};
+	struct ft_if_stats *st;
+
+	st_parse_xdp(ctx, &pp);
+	st = bpf_map_lookup_elem(&st_ifarray, &slot);
+	if (st)
+		st_count(st, pp.classes, ctx->data_end - ctx->data);
 	return XDP_PASS;
 }
 
