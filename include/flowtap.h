@@ -193,13 +193,18 @@ struct ft_tcp_hs {
 };
 _Static_assert(sizeof(struct ft_tcp_hs) == 24, "ft_tcp_hs layout");
 
-/* Kernel drops from skb:kfree_skb, per (interface, reason, protocol). */
+/*
+ * Kernel drops from skb:kfree_skb, per (interface, reason, protocol). The
+ * tracepoint sees every network namespace, and ifindexes repeat across
+ * them, so the device's namespace is part of the key.
+ */
 struct ft_drop_key {
-	__u32 ifindex;
-	__u16 reason; /* enum skb_drop_reason; names come from kernel BTF */
-	__u16 proto;  /* ethertype, host order (0x0800, 0x86dd, ...) */
+	__u32 ifindex; /* 0: no device (e.g. dropped at a socket) */
+	__u32 netns;   /* inode of the device's network namespace */
+	__u16 reason;  /* enum skb_drop_reason; names come from kernel BTF */
+	__u16 proto;   /* ethertype, host order (0x0800, 0x86dd, ...) */
 };
-_Static_assert(sizeof(struct ft_drop_key) == 8, "ft_drop_key layout");
+_Static_assert(sizeof(struct ft_drop_key) == 12, "ft_drop_key layout");
 
 enum ft_http_flags {
 	FT_HTTP_F_TRUNCATED = 1 << 0, /* path cut by segment end or FT_HTTP_PATH_MAX */

@@ -11,8 +11,21 @@
 #include "flowtap.h"
 
 /* Only the fields read here, relocated against the running kernel's BTF. */
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
 struct net_device {
 	int ifindex;
+	possible_net_t nd_net;
 } __attribute__((preserve_access_index));
 
 struct sk_buff {
@@ -44,8 +57,10 @@ int flowtap_drops(struct bpf_raw_tracepoint_args *ctx)
 	if (ft_has_reason)
 		k.reason = ctx->args[2];
 	dev = BPF_CORE_READ(skb, dev);
-	if (dev)
+	if (dev) {
 		k.ifindex = BPF_CORE_READ(dev, ifindex);
+		k.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	}
 	k.proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 	one.packets = 1;
 	one.bytes = BPF_CORE_READ(skb, len);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <json-c/json.h>
 #include "cli.h"
@@ -165,11 +166,28 @@ static int cmp_if_totals(const void *a, const void *b)
 	return (int)x->dir - (int)y->dir;
 }
 
+/* An interface name only for devices of our own namespace: ifindexes of
+ * other namespaces (containers) would name the wrong device here. */
+static const char *ft_drop_iface(const struct ft_drop_key *k, char *buf, size_t len)
+{
+	static __u32 self;
+	struct stat st;
+
+	if (!self && !stat("/proc/self/ns/net", &st))
+		self = st.st_ino;
+	if (!k->ifindex)
+		return "-";
+	if (k->netns == self)
+		return ft_ifname(k->ifindex, buf);
+	snprintf(buf, len, "netns:%u/if%u", k->netns, k->ifindex);
+	return buf;
+}
+
 /* Kernel drops are per interface (no direction): rows of their own. */
 static void stats_drops(const struct stats_cfg *c, json_object *arr)
 {
 	struct ft_drop_total *d;
-	char ifn[IF_NAMESIZE], rb[64], pb[16];
+	char ifn[64], rb[64], pb[16];
 	size_t n, i;
 	int fd = ft_map_fd(ft_pin_root(), "ft_drops");
 
@@ -181,7 +199,7 @@ static void stats_drops(const struct stats_cfg *c, json_object *arr)
 	}
 	close(fd);
 	for (i = 0; i < n; i++) {
-		const char *iface = d[i].key.ifindex ? ft_ifname(d[i].key.ifindex, ifn) : "-";
+		const char *iface = ft_drop_iface(&d[i].key, ifn, sizeof(ifn));
 		const char *reason = ft_drop_reason_name(d[i].key.reason, rb, sizeof(rb));
 		const char *l3 = ft_ethertype_name(d[i].key.proto, pb, sizeof(pb));
 
@@ -192,6 +210,7 @@ static void stats_drops(const struct stats_cfg *c, json_object *arr)
 
 			json_object_object_add(o, "iface", json_object_new_string(iface));
 			json_object_object_add(o, "ifindex", json_object_new_int64(d[i].key.ifindex));
+			json_object_object_add(o, "netns", json_object_new_int64(d[i].key.netns));
 			json_object_object_add(o, "class", json_object_new_string("kernel_drop"));
 			json_object_object_add(o, "reason", json_object_new_string(reason));
 			json_object_object_add(o, "l3", json_object_new_string(l3));

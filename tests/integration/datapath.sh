@@ -25,6 +25,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # Each namespace gets its own bpffs for flowtap's pins: ifindexes repeat
 # across namespaces, so one shared datapath would mix their counters.
