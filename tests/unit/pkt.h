@@ -47,8 +47,8 @@
 #define PKT_IP4_DST "198.51.100.2"
 #define PKT_IP6_SRC "2001:db8::1"
 #define PKT_IP6_DST "2001:db8::2"
-static const __u8 pkt_mac_src[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x01 };
-static const __u8 pkt_mac_dst[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x02 };
+static const __u8 pkt_mac_src[ETH_ALEN] = {0x02, 0, 0, 0, 0, 0x01};
+static const __u8 pkt_mac_dst[ETH_ALEN] = {0x02, 0, 0, 0, 0, 0x02};
 
 #define PKT_TCP_FIN 0x01
 #define PKT_TCP_SYN 0x02
@@ -160,7 +160,7 @@ static inline void pkt__fixup(struct pkt *p, enum pkt_fix_kind kind, int off)
 {
 	if (p->nfix == PKT_MAX_FIXUPS)
 		pkt__die("too many headers");
-	p->fix[p->nfix++] = (struct pkt_fixup){ .kind = kind, .off = off, .l3_off = p->l3_off };
+	p->fix[p->nfix++] = (struct pkt_fixup){.kind = kind, .off = off, .l3_off = p->l3_off};
 }
 
 /* Closes the open ethertype slot with type. */
@@ -197,7 +197,7 @@ static inline int pkt_eth(struct pkt *p)
 /* IEEE 802.3 header: a length, not an ethertype, then LLC (STP here). */
 static inline int pkt_eth_8023(struct pkt *p, int payload_len)
 {
-	static const __u8 llc[3] = { 0x42, 0x42, 0x03 };
+	static const __u8 llc[3] = {0x42, 0x42, 0x03};
 	int off = pkt_eth(p);
 
 	pkt_ethertype(p, payload_len + sizeof(llc));
@@ -222,7 +222,7 @@ static inline int pkt_vlan(struct pkt *p, __u16 tpid, __u16 vid)
 /* Ethernet/IPv4 ARP, 28 bytes. */
 static inline int pkt_arp(struct pkt *p, __u16 oper)
 {
-	__u8 arp[28] = { 0, 1, 8, 0, 6, 4, 0, 0 };
+	__u8 arp[28] = {0, 1, 8, 0, 6, 4, 0, 0};
 	__be16 op = htons(oper);
 
 	pkt_ethertype(p, ETH_P_ARP);
@@ -498,8 +498,8 @@ static inline void pkt__finish_one(struct pkt *p, const struct pkt_fixup *f)
 	case PKT_FIX_ICMPV6:
 		h[2] = h[3] = 0;
 		ck = f->kind == PKT_FIX_ICMP
-			     ? pkt__fold(pkt__sum(h, l4_len, 0))
-			     : pkt__fold(pkt__sum(h, l4_len, pkt__pseudo(p, f, IPPROTO_ICMPV6)));
+			 ? pkt__fold(pkt__sum(h, l4_len, 0))
+			 : pkt__fold(pkt__sum(h, l4_len, pkt__pseudo(p, f, IPPROTO_ICMPV6)));
 		memcpy(h + 2, &ck, 2);
 		break;
 	}

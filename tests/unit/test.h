@@ -162,80 +162,80 @@ static inline int test_exit_code(void)
 
 #define TEST__WHERE __FILE__, __LINE__
 
-#define ASSERT_TRUE(cond, what)                                                                  \
-	({                                                                                       \
-		bool ___ok = !!(cond);                                                           \
-		if (!___ok)                                                                      \
-			test_fail("%s:%d: %s: expected true", TEST__WHERE, (what));              \
-		___ok;                                                                           \
+#define ASSERT_TRUE(cond, what)                                                                    \
+	({                                                                                         \
+		bool ___ok = !!(cond);                                                             \
+		if (!___ok)                                                                        \
+			test_fail("%s:%d: %s: expected true", TEST__WHERE, (what));                \
+		___ok;                                                                             \
 	})
 
-#define ASSERT_FALSE(cond, what)                                                                 \
-	({                                                                                       \
-		bool ___ok = !(cond);                                                            \
-		if (!___ok)                                                                      \
-			test_fail("%s:%d: %s: expected false", TEST__WHERE, (what));             \
-		___ok;                                                                           \
+#define ASSERT_FALSE(cond, what)                                                                   \
+	({                                                                                         \
+		bool ___ok = !(cond);                                                              \
+		if (!___ok)                                                                        \
+			test_fail("%s:%d: %s: expected false", TEST__WHERE, (what));               \
+		___ok;                                                                             \
 	})
 
 /* Integers of any width and signedness; compared and printed as 64-bit. */
-#define ASSERT__CMP(got, op, want, what)                                                         \
-	({                                                                                       \
-		long long ___g = (long long)(got), ___w = (long long)(want);                     \
-		bool ___ok = ___g op ___w;                                                       \
-		if (!___ok)                                                                      \
-			test_fail("%s:%d: %s: got %lld, want %s %lld", TEST__WHERE, (what),      \
-				  ___g, #op, ___w);                                              \
-		___ok;                                                                           \
+#define ASSERT__CMP(got, op, want, what)                                                           \
+	({                                                                                         \
+		long long ___g = (long long)(got), ___w = (long long)(want);                       \
+		bool ___ok = ___g op ___w;                                                         \
+		if (!___ok)                                                                        \
+			test_fail("%s:%d: %s: got %lld, want %s %lld", TEST__WHERE, (what), ___g,  \
+				  #op, ___w);                                                      \
+		___ok;                                                                             \
 	})
 
-#define ASSERT_EQ(got, want, what) ASSERT__CMP(got, ==, want, what)
+#define ASSERT_EQ(got, want, what)  ASSERT__CMP(got, ==, want, what)
 #define ASSERT_NEQ(got, want, what) ASSERT__CMP(got, !=, want, what)
-#define ASSERT_GT(got, want, what) ASSERT__CMP(got, >, want, what)
-#define ASSERT_GE(got, want, what) ASSERT__CMP(got, >=, want, what)
-#define ASSERT_LE(got, want, what) ASSERT__CMP(got, <=, want, what)
+#define ASSERT_GT(got, want, what)  ASSERT__CMP(got, >, want, what)
+#define ASSERT_GE(got, want, what)  ASSERT__CMP(got, >=, want, what)
+#define ASSERT_LE(got, want, what)  ASSERT__CMP(got, <=, want, what)
 
 /* For libbpf-style returns: 0 is success, a negative errno is not. */
-#define ASSERT_OK(err, what)                                                                     \
-	({                                                                                       \
-		long long ___e = (long long)(err);                                               \
-		bool ___ok = ___e == 0;                                                          \
-		if (!___ok)                                                                      \
-			test_fail("%s:%d: %s failed: %lld (%s)", TEST__WHERE, (what), ___e,      \
-				  strerror(___e < 0 ? (int)-___e : (int)___e));                  \
-		___ok;                                                                           \
+#define ASSERT_OK(err, what)                                                                       \
+	({                                                                                         \
+		long long ___e = (long long)(err);                                                 \
+		bool ___ok = ___e == 0;                                                            \
+		if (!___ok)                                                                        \
+			test_fail("%s:%d: %s failed: %lld (%s)", TEST__WHERE, (what), ___e,        \
+				  strerror(___e < 0 ? (int)-___e : (int)___e));                    \
+		___ok;                                                                             \
 	})
 
-#define ASSERT_OK_PTR(ptr, what)                                                                 \
-	({                                                                                       \
-		const void *___p = (ptr);                                                        \
-		bool ___ok = ___p != NULL;                                                       \
-		if (!___ok)                                                                      \
-			test_fail("%s:%d: %s: NULL (%s)", TEST__WHERE, (what), strerror(errno)); \
-		___ok;                                                                           \
+#define ASSERT_OK_PTR(ptr, what)                                                                   \
+	({                                                                                         \
+		const void *___p = (ptr);                                                          \
+		bool ___ok = ___p != NULL;                                                         \
+		if (!___ok)                                                                        \
+			test_fail("%s:%d: %s: NULL (%s)", TEST__WHERE, (what), strerror(errno));   \
+		___ok;                                                                             \
 	})
 
-#define ASSERT_STREQ(got, want, what)                                                            \
-	({                                                                                       \
-		const char *___g = (got), *___w = (want);                                        \
-		bool ___ok = !strcmp(___g, ___w);                                                \
-		if (!___ok)                                                                      \
-			test_fail("%s:%d: %s: got \"%s\", want \"%s\"", TEST__WHERE, (what),     \
-				  ___g, ___w);                                                   \
-		___ok;                                                                           \
+#define ASSERT_STREQ(got, want, what)                                                              \
+	({                                                                                         \
+		const char *___g = (got), *___w = (want);                                          \
+		bool ___ok = !strcmp(___g, ___w);                                                  \
+		if (!___ok)                                                                        \
+			test_fail("%s:%d: %s: got \"%s\", want \"%s\"", TEST__WHERE, (what), ___g, \
+				  ___w);                                                           \
+		___ok;                                                                             \
 	})
 
 /* Reports the first differing byte. */
-#define ASSERT_MEMEQ(got, want, n, what)                                                         \
-	({                                                                                       \
-		const unsigned char *___g = (const void *)(got), *___w = (const void *)(want);   \
-		size_t ___n = (n), ___i = 0;                                                     \
-		while (___i < ___n && ___g[___i] == ___w[___i])                                  \
-			___i++;                                                                  \
-		if (___i < ___n)                                                                 \
-			test_fail("%s:%d: %s: byte %zu is 0x%02x, want 0x%02x", TEST__WHERE,     \
-				  (what), ___i, ___g[___i], ___w[___i]);                         \
-		___i == ___n;                                                                    \
+#define ASSERT_MEMEQ(got, want, n, what)                                                           \
+	({                                                                                         \
+		const unsigned char *___g = (const void *)(got), *___w = (const void *)(want);     \
+		size_t ___n = (n), ___i = 0;                                                       \
+		while (___i < ___n && ___g[___i] == ___w[___i])                                    \
+			___i++;                                                                    \
+		if (___i < ___n)                                                                   \
+			test_fail("%s:%d: %s: byte %zu is 0x%02x, want 0x%02x", TEST__WHERE,       \
+				  (what), ___i, ___g[___i], ___w[___i]);                           \
+		___i == ___n;                                                                      \
 	})
 
 #endif /* FT_TEST_H */
