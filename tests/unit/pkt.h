@@ -76,6 +76,9 @@ struct pkt_fixup {
 };
 
 struct pkt {
+	/* As NET_IP_ALIGN does in the kernel: data sits 2 bytes past an
+	 * 8-byte boundary, so the headers after Ethernet are aligned. */
+	__u8 ip_align[2];
 	__u8 data[PKT_MAX];
 	int len;
 	int etype_off; /* open ethertype slot, or -1 */
@@ -84,7 +87,7 @@ struct pkt {
 	int nfix;
 	struct pkt_fixup fix[PKT_MAX_FIXUPS];
 	bool finished;
-};
+} __attribute__((aligned(8)));
 
 static inline void pkt__die(const char *why)
 {
