@@ -1,0 +1,1272 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The collector: flow state with IPFIX timeouts over the datapath's
+ * cumulative per-CPU flow table. The rules are in collector.h and
+ * docs/collector.md; the first half of this file is the pure logic the
+ * unit tests drive, the second half reads and trims the kernel maps.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "collector.h"
+#include "datapath.h"
+#include "log.h"
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
+
+#define NS 1000000000ULL
+#define ROUND8(x) (((x) + 7) & ~(size_t)7)
+#define FT_CF_FREE (1 << 7) /* pool slot unused */
+#define IDX_EMPTY 0
+
+static const char *const end_names[FT_END_MAX] = {
+	[FT_END_NONE] = "",
+	[FT_END_IDLE] = "idle",
+	[FT_END_ACTIVE] = "active",
+	[FT_END_EOF] = "end_of_flow",
+	[FT_END_FORCED] = "forced",
+	[FT_END_RESOURCES] = "lack_of_resources",
+};
+
+const char *ft_end_reason_name(unsigned int r)
+{
+	return r < FT_END_MAX ? end_names[r] : "unknown";
+}
+
+void ft_coll_cfg_default(struct ft_coll_cfg *c)
+{
+	c->to = (struct ft_timeouts){
+		.idle_tcp = 3600,
+		.idle_udp = 300,
+		.idle_icmp = 300,
+		.idle_other = 300,
+		.tcp_fin = 300,
+		.tcp_rst = 120,
+		.active = 1800,
+	};
+	c->high_water = 90;
+	c->low_water = 80;
+}
+
+/* A growable array of pointers or indices. */
+#define VEC_PUSH(arr, n, cap, val)                                                                 \
+	({                                                                                         \
+		int ___err = 0;                                                                    \
+		if ((n) == (cap)) {                                                                \
+			size_t ___c = (cap) ? (cap) * 2 : 256;                                     \
+			void *___p = realloc((arr), ___c * sizeof(*(arr)));                        \
+			if (___p) {                                                                \
+				(arr) = ___p;                                                      \
+				(cap) = ___c;                                                      \
+			} else {                                                                   \
+				___err = -ENOMEM;                                                  \
+			}                                                                          \
+		}                                                                                  \
+		if (!___err)                                                                       \
+			(arr)[(n)++] = (val);                                                      \
+		___err;                                                                            \
+	})
+
+struct ft_coll {
+	struct ft_coll_cfg cfg;
+	/* Flows live in a pool addressed by index; the index (open
+	 * addressing, linear probing) maps keys to pool index + 1. */
+	struct ft_cflow *pool;
+	size_t npool, cappool;
+	__u32 *freel;
+	size_t nfree, capfree;
+	__u32 *idx;
+	size_t idxmask; /* slots - 1 */
+	size_t nidx;	/* flows in the index */
+	__u64 now;
+	__u32 gen;
+	bool finished;
+	__u32 *recs_i; /* records of the cycle, as pool indices */
+	size_t nrecs, caprecs;
+	struct ft_cflow **recs; /* the same as pointers, built by finish */
+	size_t caprecp;
+	__u32 *deli; /* flows whose kernel entries go, as pool indices */
+	size_t ndel, capdel;
+	struct ft_cflow **del; /* the same as pointers, built by expire */
+	size_t capdelp;
+	struct ft_coll_stats st;
+};
+
+static __u64 ft_key_hash(const struct ft_flow_key *k)
+{
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = 0x9e3779b97f4a7c15ULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(*k) / 8; i++) {
+		h ^= w[i] * 0xff51afd7ed558ccdULL;
+		h = (h << 31 | h >> 33) * 0xc4ceb9fe1a85ec53ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static bool ft_key_eq(const struct ft_flow_key *a, const struct ft_flow_key *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static int ft_idx_resize(struct ft_coll *c, size_t slots)
+{
+	__u32 *old = c->idx, *nidx = calloc(slots, sizeof(*nidx));
+	size_t oldslots = c->idx ? c->idxmask + 1 : 0, i;
+
+	if (!nidx)
+		return -ENOMEM;
+	c->idx = nidx;
+	c->idxmask = slots - 1;
+	for (i = 0; i < oldslots; i++) {
+		size_t s;
+
+		if (old[i] == IDX_EMPTY)
+			continue;
+		s = ft_key_hash(&c->pool[old[i] - 1].f.key) & c->idxmask;
+		while (nidx[s] != IDX_EMPTY)
+			s = (s + 1) & c->idxmask;
+		nidx[s] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* The index slot holding k, or the empty slot where it would go. */
+static size_t ft_idx_slot(const struct ft_coll *c, const struct ft_flow_key *k)
+{
+	size_t s = ft_key_hash(k) & c->idxmask;
+
+	while (c->idx[s] != IDX_EMPTY && !ft_key_eq(&c->pool[c->idx[s] - 1].f.key, k))
+		s = (s + 1) & c->idxmask;
+	return s;
+}
+
+/* Backward-shift deletion keeps every probe chain unbroken. */
+static void ft_idx_remove(struct ft_coll *c, const struct ft_flow_key *k)
+{
+	size_t s = ft_idx_slot(c, k), j = s;
+
+	if (c->idx[s] == IDX_EMPTY)
+		return;
+	c->idx[s] = IDX_EMPTY;
+	c->nidx--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & c->idxmask;
+		if (c->idx[j] == IDX_EMPTY)
+			return;
+		home = ft_key_hash(&c->pool[c->idx[j] - 1].f.key) & c->idxmask;
+		/* Move j back into the hole unless its home lies in (s, j]. */
+		if ((j > s && (home <= s || home > j)) || (j < s && home <= s && home > j)) {
+			c->idx[s] = c->idx[j];
+			c->idx[j] = IDX_EMPTY;
+			s = j;
+		}
+	}
+}
+
+static long ft_pool_alloc(struct ft_coll *c)
+{
+	__u32 i;
+
+	if (c->nfree) {
+		i = c->freel[--c->nfree];
+	} else {
+		if (c->npool == c->cappool) {
+			size_t cap = c->cappool ? c->cappool * 2 : 1024;
+			struct ft_cflow *p = realloc(c->pool, cap * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			c->pool = p;
+			c->cappool = cap;
+		}
+		i = c->npool++;
+	}
+	memset(&c->pool[i], 0, sizeof(c->pool[i]));
+	return i;
+}
+
+static void ft_pool_reserve(struct ft_coll *c, size_t extra)
+{
+	size_t cap = c->cappool ? c->cappool : 1024;
+	struct ft_cflow *p;
+
+	if (c->npool + extra <= c->cappool)
+		return;
+	while (cap < c->npool + extra)
+		cap *= 2;
+	p = realloc(c->pool, cap * sizeof(*p));
+	if (p) {
+		c->pool = p;
+		c->cappool = cap;
+	}
+}
+
+static void ft_pool_free(struct ft_coll *c, __u32 i)
+{
+	c->pool[i].flags = FT_CF_FREE;
+	/* The free list never outgrows the pool, which it indexes. */
+	if (c->nfree == c->capfree) {
+		size_t cap = c->cappool;
+		__u32 *p = realloc(c->freel, cap * sizeof(*p));
+
+		if (!p)
+			return; /* the slot leaks until the collector is freed */
+		c->freel = p;
+		c->capfree = cap;
+	}
+	c->freel[c->nfree++] = i;
+}
+
+struct ft_coll *ft_coll_new(const struct ft_coll_cfg *cfg)
+{
+	struct ft_coll *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	if (ft_idx_resize(c, 1024)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void ft_coll_free(struct ft_coll *c)
+{
+	if (!c)
+		return;
+	free(c->pool);
+	free(c->freel);
+	free(c->idx);
+	free(c->recs_i);
+	free(c->recs);
+	free(c->deli);
+	free(c->del);
+	free(c);
+}
+
+size_t ft_coll_size(const struct ft_coll *c)
+{
+	return c->nidx;
+}
+
+const struct ft_coll_stats *ft_coll_stats(const struct ft_coll *c)
+{
+	return &c->st;
+}
+
+void ft_coll_begin(struct ft_coll *c, __u64 now_ns)
+{
+	size_t i;
+
+	c->now = now_ns;
+	c->gen++;
+	c->nrecs = 0;
+	c->ndel = 0;
+	c->finished = false;
+	c->st.cycle++;
+	c->st.active = c->st.created = c->st.ended = 0;
+	c->st.kernel_entries = c->st.kernel_deleted = 0;
+	c->st.packets = c->st.bytes = 0;
+	memset(c->st.ended_by, 0, sizeof(c->st.ended_by));
+	for (i = 0; i < c->npool; i++)
+		c->pool[i].flags &= ~(FT_CF_NEW | FT_CF_DELETE);
+}
+
+/* Inserts a flow for k at a known empty slot, growing the index first if
+ * needed (which moves the slot). */
+static long ft_coll_insert(struct ft_coll *c, const struct ft_flow_key *k)
+{
+	long i;
+	size_t s;
+
+	if ((c->nidx + 1) * 2 > c->idxmask + 1 && ft_idx_resize(c, (c->idxmask + 1) * 2))
+		return -ENOMEM;
+	i = ft_pool_alloc(c);
+	if (i < 0)
+		return i;
+	c->pool[i].f.key = *k;
+	s = ft_idx_slot(c, k);
+	c->idx[s] = i + 1;
+	c->nidx++;
+	return i;
+}
+
+static void ft_cflow_start(struct ft_coll *c, struct ft_cflow *f, const struct ft_flow_val *v)
+{
+	f->f.v = *v;
+	f->rep_packets = f->rep_bytes = 0;
+	f->rec_packets = f->rec_bytes = 0;
+	f->rec_start_ns = v->first_ns ? v->first_ns : c->now;
+	f->reason = FT_END_NONE;
+	f->flags = FT_CF_NEW;
+	c->st.created++;
+}
+
+/*
+ * The kernel entry of a flow we know was replaced (someone else deleted
+ * it and traffic re-created it): the old incarnation ends, forced, with
+ * what we had read of it, in a slot of its own outside the index.
+ */
+static int ft_coll_detach_old(struct ft_coll *c, __u32 i)
+{
+	long d = ft_pool_alloc(c);
+
+	if (d < 0)
+		return d;
+	c->pool[d] = c->pool[i];
+	c->pool[d].flags = FT_CF_DETACHED;
+	c->pool[d].reason = FT_END_FORCED;
+	return 0;
+}
+
+static bool ft_same_entry(const struct ft_flow_val *have, const struct ft_flow_val *v)
+{
+	return have->first_ns == v->first_ns && v->packets >= have->packets &&
+	       v->bytes >= have->bytes;
+}
+
+struct ft_cflow *ft_coll_observe(struct ft_coll *c, const struct ft_flow_key *k,
+				 const struct ft_flow_val *v)
+{
+	size_t s = ft_idx_slot(c, k);
+	struct ft_cflow *f;
+	long i;
+
+	c->st.kernel_entries++;
+	if (c->idx[s] == IDX_EMPTY) {
+		i = ft_coll_insert(c, k);
+		if (i < 0)
+			return NULL;
+		f = &c->pool[i];
+		ft_cflow_start(c, f, v);
+	} else {
+		i = c->idx[s] - 1;
+		f = &c->pool[i];
+		if (f->flags & FT_CF_RESTORED) {
+			/* Checkpointed: the same kernel entry continues where
+			 * the previous collector left it; another one is new. */
+			f->flags &= ~FT_CF_RESTORED;
+			if (ft_same_entry(&f->f.v, v))
+				f->f.v = *v;
+			else
+				ft_cflow_start(c, f, v);
+		} else if (ft_same_entry(&f->f.v, v)) {
+			f->f.v = *v;
+		} else {
+			if (ft_coll_detach_old(c, i))
+				return NULL;
+			f = &c->pool[i]; /* the pool may have moved */
+			ft_cflow_start(c, f, v);
+		}
+	}
+	f->seen = c->gen;
+	return f;
+}
+
+int ft_coll_restore(struct ft_coll *c, const struct ft_flow_key *k, const struct ft_ckpt *ck)
+{
+	struct ft_cflow *f;
+	long i;
+
+	if (c->idx[ft_idx_slot(c, k)] != IDX_EMPTY)
+		return -EEXIST;
+	i = ft_coll_insert(c, k);
+	if (i < 0)
+		return i;
+	f = &c->pool[i];
+	f->f.v.first_ns = ck->first_ns;
+	f->f.v.packets = ck->rep_packets;
+	f->f.v.bytes = ck->rep_bytes;
+	f->rep_packets = ck->rep_packets;
+	f->rep_bytes = ck->rep_bytes;
+	f->rec_packets = ck->rec_packets;
+	f->rec_bytes = ck->rec_bytes;
+	f->rec_start_ns = ck->rec_start_ns;
+	f->flags = FT_CF_RESTORED;
+	return 0;
+}
+
+/* The idle timeout that applies to a flow, and the reason it would end. */
+static double ft_idle_timeout(const struct ft_timeouts *to, const struct ft_cflow *f, __u8 *reason)
+{
+	const struct ft_flow_key *k = &f->f.key;
+	double t;
+
+	*reason = FT_END_IDLE;
+	switch (k->proto) {
+	case IPPROTO_TCP:
+		t = to->idle_tcp;
+		if ((f->f.v.tcp_flags & 0x01) && to->tcp_fin < t) { /* FIN */
+			t = to->tcp_fin;
+			*reason = FT_END_EOF;
+		}
+		if ((f->f.v.tcp_flags & 0x04) && to->tcp_rst < t) { /* RST */
+			t = to->tcp_rst;
+			*reason = FT_END_EOF;
+		}
+		if (f->f.v.tcp_flags & 0x05)
+			*reason = FT_END_EOF;
+		return t;
+	case IPPROTO_UDP:
+		return to->idle_udp;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return to->idle_icmp;
+	default:
+		return to->idle_other;
+	}
+}
+
+static __s64 ft_age(__u64 now, __u64 then)
+{
+	return (__s64)(now - then);
+}
+
+static int ft_coll_mark_delete(struct ft_coll *c, struct ft_cflow *f, __u8 reason)
+{
+	f->reason = reason;
+	f->flags |= FT_CF_DELETE;
+	return VEC_PUSH(c->deli, c->ndel, c->capdel, (__u32)(f - c->pool));
+}
+
+static int cmp_last_ns(const void *a, const void *b)
+{
+	const struct ft_cflow *x = *(struct ft_cflow *const *)a, *y = *(struct ft_cflow *const *)b;
+
+	return x->f.v.last_ns < y->f.v.last_ns ? -1 : x->f.v.last_ns > y->f.v.last_ns;
+}
+
+/*
+ * Past the high-water mark, the flows idle longest make room, down to the
+ * low-water mark: a full table would lose new flows to the overflow
+ * counter, which is worse than ending old records early.
+ */
+static void ft_coll_evict(struct ft_coll *c, size_t capacity, size_t alive)
+{
+	size_t high = capacity * c->cfg.high_water / 100, low = capacity * c->cfg.low_water / 100;
+	struct ft_cflow **cand = NULL;
+	size_t n = 0, cap = 0, i, want;
+
+	if (!capacity || alive <= high || alive <= low)
+		return;
+	want = alive - low;
+	for (i = 0; i < c->npool; i++) {
+		struct ft_cflow *f = &c->pool[i];
+
+		if (f->flags & (FT_CF_FREE | FT_CF_DETACHED | FT_CF_DELETE) || f->seen != c->gen)
+			continue;
+		if (VEC_PUSH(cand, n, cap, f))
+			break;
+	}
+	qsort(cand, n, sizeof(*cand), cmp_last_ns);
+	for (i = 0; i < n && i < want; i++)
+		if (ft_coll_mark_delete(c, cand[i], FT_END_RESOURCES))
+			break;
+	free(cand);
+}
+
+size_t ft_coll_expire(struct ft_coll *c, size_t capacity, struct ft_cflow ***del)
+{
+	const struct ft_timeouts *to = &c->cfg.to;
+	size_t i, alive = 0;
+
+	for (i = 0; i < c->npool; i++) {
+		struct ft_cflow *f = &c->pool[i];
+		__u8 reason;
+		double idle;
+
+		if (f->flags & (FT_CF_FREE | FT_CF_DETACHED))
+			continue;
+		if (f->seen != c->gen) {
+			if (f->flags & FT_CF_RESTORED) {
+				/* Ended by the previous collector: nothing left. */
+				ft_idx_remove(c, &f->f.key);
+				ft_pool_free(c, i);
+			} else {
+				f->reason = FT_END_FORCED; /* removed behind our back */
+			}
+			continue;
+		}
+		idle = ft_idle_timeout(to, f, &reason);
+		if (ft_age(c->now, f->f.v.last_ns) >= (__s64)(idle * NS)) {
+			ft_coll_mark_delete(c, f, reason);
+			continue;
+		}
+		alive++;
+		/* An empty record has nothing to close. */
+		if (ft_age(c->now, f->rec_start_ns) >= (__s64)(to->active * NS) &&
+		    ft_cflow_rpackets(f))
+			f->reason = FT_END_ACTIVE;
+	}
+	ft_coll_evict(c, capacity, alive);
+	/* final() may add a flow per deletion: make room now so that the
+	 * pool does not move under the pointers handed out. */
+	ft_pool_reserve(c, c->ndel);
+	if (c->capdelp < c->ndel) {
+		struct ft_cflow **p = realloc(c->del, c->ndel * sizeof(*p));
+
+		if (!p)
+			c->ndel = c->capdelp;
+		else
+			c->del = p, c->capdelp = c->ndel;
+	}
+	for (i = 0; i < c->ndel; i++)
+		c->del[i] = &c->pool[c->deli[i]];
+	*del = c->del;
+	return c->ndel;
+}
+
+void ft_coll_final(struct ft_coll *c, struct ft_cflow *f, const struct ft_flow_val *v)
+{
+	c->st.kernel_deleted += v != NULL;
+	if (!v)
+		return; /* already gone: what we read last is all there is */
+	if (ft_same_entry(&f->f.v, v)) {
+		/* Packets since the read belong to the ending record. */
+		f->f.v = *v;
+		return;
+	}
+	/* The entry was replaced between our read and the delete: it is a
+	 * flow of its own that ends with the same reason. The pool has room:
+	 * expire() reserved it, so the pointers in del stay valid. */
+	{
+		struct ft_flow_key key = f->f.key;
+		__u8 reason = f->reason;
+		long d = ft_pool_alloc(c);
+
+		if (d < 0)
+			return;
+		f = &c->pool[d];
+		f->f.key = key;
+		ft_cflow_start(c, f, v);
+		f->flags = FT_CF_DETACHED | FT_CF_NEW;
+		f->reason = reason;
+	}
+}
+
+void ft_coll_finish(struct ft_coll *c, bool shutdown)
+{
+	size_t i;
+
+	c->nrecs = 0;
+	for (i = 0; i < c->npool; i++) {
+		struct ft_cflow *f = &c->pool[i];
+		__u64 dp;
+
+		if (f->flags & (FT_CF_FREE | FT_CF_RESTORED))
+			continue;
+		if (shutdown && !ft_cflow_ends(f))
+			f->reason = FT_END_FORCED;
+		dp = ft_cflow_dpackets(f);
+		if (!dp && f->reason == FT_END_NONE)
+			continue;
+		if (VEC_PUSH(c->recs_i, c->nrecs, c->caprecs, i))
+			break;
+		c->st.active += dp > 0;
+		c->st.packets += dp;
+		c->st.bytes += ft_cflow_dbytes(f);
+		if (ft_cflow_ends(f)) {
+			c->st.ended++;
+			c->st.ended_by[f->reason]++;
+			c->st.ended_total[f->reason]++;
+		}
+	}
+	c->st.flows = c->nidx;
+	for (i = 0; i < c->nrecs; i++) {
+		const struct ft_cflow *f = &c->pool[c->recs_i[i]];
+
+		if (ft_cflow_ends(f) && !(f->flags & FT_CF_DETACHED))
+			c->st.flows--;
+	}
+	if (c->caprecp < c->nrecs) {
+		struct ft_cflow **p = realloc(c->recs, c->nrecs * sizeof(*p));
+
+		if (!p) {
+			c->nrecs = c->caprecp;
+		} else {
+			c->recs = p;
+			c->caprecp = c->nrecs;
+		}
+	}
+	for (i = 0; i < c->nrecs; i++)
+		c->recs[i] = &c->pool[c->recs_i[i]];
+	c->finished = true;
+}
+
+size_t ft_coll_records(struct ft_coll *c, struct ft_cflow *const **recs)
+{
+	*recs = c->recs;
+	return c->finished ? c->nrecs : 0;
+}
+
+static int ft_ckpt_put(struct ft_ckpt_batch *b, const struct ft_cflow *f)
+{
+	struct ft_ckpt ck = {
+		.first_ns = f->f.v.first_ns,
+		.rep_packets = f->rep_packets,
+		.rep_bytes = f->rep_bytes,
+		.rec_packets = f->rec_packets,
+		.rec_bytes = f->rec_bytes,
+		.rec_start_ns = f->rec_start_ns,
+	};
+
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		struct ft_flow_key *k = realloc(b->keys, cap * sizeof(*k));
+		struct ft_ckpt *v;
+
+		if (!k)
+			return -ENOMEM;
+		b->keys = k;
+		v = realloc(b->vals, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		b->vals = v;
+		b->cap = cap;
+	}
+	b->keys[b->n] = f->f.key;
+	b->vals[b->n++] = ck;
+	return 0;
+}
+
+void ft_ckpt_batch_free(struct ft_ckpt_batch *b)
+{
+	free(b->keys);
+	free(b->vals);
+	free(b->gone);
+	memset(b, 0, sizeof(*b));
+}
+
+int ft_coll_commit(struct ft_coll *c, struct ft_ckpt_batch *b)
+{
+	size_t i;
+	int err = 0;
+
+	if (b) {
+		b->n = 0;
+		b->ngone = 0;
+	}
+	for (i = 0; c->finished && i < c->nrecs; i++) {
+		struct ft_cflow *f = c->recs[i];
+		bool detached = f->flags & FT_CF_DETACHED;
+		/* The kernel entry stays (a forced end at shutdown keeps it):
+		 * its checkpoint must stay too, or a later run would report
+		 * it again from zero. */
+		bool entry_left = !detached && f->seen == c->gen && !(f->flags & FT_CF_DELETE);
+
+		f->rep_packets = f->f.v.packets;
+		f->rep_bytes = f->f.v.bytes;
+		if (f->reason != FT_END_NONE) {
+			f->rec_packets = f->f.v.packets;
+			f->rec_bytes = f->f.v.bytes;
+			f->rec_start_ns = c->now;
+		}
+		if (b && entry_left && !err)
+			err = ft_ckpt_put(b, f);
+		else if (b && !detached && !err)
+			err = VEC_PUSH(b->gone, b->ngone, b->capgone, f->f.key);
+		if (ft_cflow_ends(f)) {
+			if (!detached)
+				ft_idx_remove(c, &f->f.key);
+			ft_pool_free(c, f - c->pool);
+		} else {
+			f->reason = FT_END_NONE;
+		}
+	}
+	c->finished = false;
+	c->nrecs = 0;
+	return err;
+}
+
+/* ---- the kernel side ---- */
+
+static __u64 ft_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (__u64)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+__u64 ft_record_start_ms(const struct ft_report *r, const struct ft_cflow *f)
+{
+	__u64 s = f->rec_start_ns;
+
+	/* A record opened by an active timeout starts at that cycle; its first
+	 * packet may come later, never earlier than the flow's. */
+	if (s < f->f.v.first_ns)
+		s = f->f.v.first_ns;
+	return (__u64)(ft_report_epoch(r, s) * 1000.0);
+}
+
+__u64 ft_record_end_ms(const struct ft_report *r, const struct ft_cflow *f)
+{
+	__u64 e = f->f.v.last_ns;
+
+	if (e < f->rec_start_ns)
+		e = f->rec_start_ns;
+	return (__u64)(ft_report_epoch(r, e) * 1000.0);
+}
+
+static int ft_map_info(int fd, struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+/* A pinned map of our own next to the datapath's; created if absent or of
+ * another shape. */
+static int ft_own_map(const char *root, const char *name, enum bpf_map_type type, __u32 ksz,
+		      __u32 vsz, __u32 max, __u32 flags)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
+	struct bpf_map_info info;
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (!ft_map_info(fd, &info) && info.type == type && info.key_size == ksz &&
+		    info.value_size == vsz && info.max_entries >= max)
+			return fd;
+		close(fd);
+		unlink(path);
+	}
+	fd = bpf_map_create(type, name, ksz, vsz, max, &o);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_pin(fd, path)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int ft_run_meta_load(const char *root, struct ft_run_meta *m)
+{
+	__u32 zero = 0;
+	int fd = ft_map_fd(root, "ft_run_meta"), err = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, m))
+		err = -errno;
+	else if (m->magic != FT_RUN_META_MAGIC || m->nifaces > FT_MAX_IFACE_ARGS)
+		err = -ENOENT;
+	close(fd);
+	if (err)
+		memset(m, 0, sizeof(*m));
+	return err;
+}
+
+int ft_run_meta_save(const char *root, const struct ft_run_meta *m)
+{
+	struct ft_run_meta v = *m;
+	__u32 zero = 0;
+	int fd = ft_own_map(root, "ft_run_meta", BPF_MAP_TYPE_ARRAY, 4, sizeof(v), 1, 0), err = 0;
+
+	if (fd < 0)
+		return fd;
+	v.magic = FT_RUN_META_MAGIC;
+	if (bpf_map_update_elem(fd, &zero, &v, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static void ft_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int ft_ckpt_open(struct ft_collector *c)
+{
+	size_t max = c->capacity * 2 + 1024;
+
+	c->ckpt_fd = ft_own_map(c->root, "ft_run_ckpt", BPF_MAP_TYPE_HASH,
+				sizeof(struct ft_flow_key), sizeof(struct ft_ckpt), max,
+				BPF_F_NO_PREALLOC);
+	if (c->ckpt_fd < 0)
+		return c->ckpt_fd;
+	c->ifckpt_fd = ft_own_map(c->root, "ft_run_ifckpt", BPF_MAP_TYPE_HASH,
+				  sizeof(struct ft_if_key), sizeof(struct ft_if_stats),
+				  FT_MAX_IFACE_KEYS, BPF_F_NO_PREALLOC);
+	return c->ifckpt_fd < 0 ? c->ifckpt_fd : 0;
+}
+
+/* Flows and interface counters a previous collector had reported. */
+static int ft_ckpt_load(struct ft_collector *c)
+{
+	struct ft_flow_key key, next, *prev = NULL;
+	struct ft_if_key ik, in, *ip = NULL;
+	struct ft_ckpt ck;
+	size_t n = 0, cap = 0;
+
+	while (!bpf_map_get_next_key(c->ckpt_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(c->ckpt_fd, &key, &ck))
+			continue;
+		if (ft_coll_restore(c->core, &key, &ck) == -ENOMEM)
+			return -ENOMEM;
+		n++;
+	}
+	while (!bpf_map_get_next_key(c->ifckpt_fd, ip, &in)) {
+		struct ft_if_totals t = { .ifindex = in.ifindex, .dir = in.dir };
+
+		ik = in;
+		ip = &ik;
+		if (bpf_map_lookup_elem(c->ifckpt_fd, &ik, &t.s))
+			continue;
+		if (VEC_PUSH(c->ifprev, c->nifprev, cap, t))
+			return -ENOMEM;
+	}
+	if (n)
+		pr_info("resumed %zu flows from the checkpoint\n", n);
+	return 0;
+}
+
+static int ft_collector_maps(struct ft_collector *c)
+{
+	struct bpf_map_info info;
+	int err;
+
+	c->flows_fd = ft_map_fd(c->root, "ft_flows");
+	c->ifstats_fd = ft_map_fd(c->root, "ft_ifstats");
+	if (c->flows_fd < 0 || c->ifstats_fd < 0)
+		return c->flows_fd < 0 ? c->flows_fd : c->ifstats_fd;
+	err = ft_map_info(c->flows_fd, &info);
+	if (err)
+		return err;
+	if (info.key_size != sizeof(struct ft_flow_key) ||
+	    info.value_size != sizeof(struct ft_flow_val)) {
+		pr_err("the pinned ft_flows has another layout (an older flowtap?): "
+		       "flowtap detach --all, then start again\n");
+		return -EINVAL;
+	}
+	c->flows_id = info.id;
+	c->capacity = info.max_entries;
+	return 0;
+}
+
+/* Whether the kernel can read and delete one element atomically for this
+ * map (hash maps since 5.14): probed with a key that cannot exist. */
+static bool ft_probe_lookup_delete(int fd)
+{
+	struct ft_flow_key k = { 0 };
+	void *v = calloc(ft_ncpus(), ROUND8(sizeof(struct ft_flow_val)));
+	bool ok;
+
+	if (!v)
+		return false;
+	ok = bpf_map_lookup_and_delete_elem(fd, &k, v) == 0 || errno == ENOENT;
+	free(v);
+	return ok;
+}
+
+int ft_collector_open(struct ft_collector *c, const char *root, const struct ft_coll_cfg *cfg,
+		      bool ckpt)
+{
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->flows_fd = c->ifstats_fd = c->ckpt_fd = c->ifckpt_fd = -1;
+	snprintf(c->root, sizeof(c->root), "%s", root);
+	c->core = ft_coll_new(cfg);
+	if (!c->core)
+		return -ENOMEM;
+	err = ft_collector_maps(c);
+	if (err)
+		goto fail;
+	c->lookup_delete = ft_probe_lookup_delete(c->flows_fd);
+	if (!c->lookup_delete)
+		pr_warn("this kernel cannot read-and-delete flow entries at once: a packet "
+			"arriving between the two steps of an expiry may be lost\n");
+	if (ckpt) {
+		err = ft_ckpt_open(c);
+		if (!err)
+			err = ft_ckpt_load(c);
+		if (err) {
+			pr_warn("flow checkpoints unavailable (%s): a restart will report "
+				"flows again from zero\n",
+				strerror(-err));
+			ft_close_fd(&c->ckpt_fd);
+			ft_close_fd(&c->ifckpt_fd);
+		}
+	}
+	c->last_ns = ft_clock_ns(CLOCK_MONOTONIC);
+	return 0;
+fail:
+	ft_collector_close(c);
+	return err;
+}
+
+void ft_collector_close(struct ft_collector *c)
+{
+	ft_coll_free(c->core);
+	c->core = NULL;
+	ft_close_fd(&c->flows_fd);
+	ft_close_fd(&c->ifstats_fd);
+	ft_close_fd(&c->ckpt_fd);
+	ft_close_fd(&c->ifckpt_fd);
+	free(c->ifprev);
+	free(c->ifd);
+	free(c->ifcur);
+	c->ifprev = c->ifcur = NULL;
+	c->ifd = NULL;
+}
+
+/*
+ * If the pinned datapath was replaced (detach --all, then a new attach),
+ * follow the new maps; the flows of the old one end as forced. If the pins
+ * are simply gone, keep reading the maps we hold.
+ */
+static void ft_collector_follow(struct ft_collector *c)
+{
+	struct bpf_map_info info;
+	int fd = ft_map_fd(c->root, "ft_flows");
+
+	if (fd < 0)
+		return;
+	if (ft_map_info(fd, &info) || info.id == c->flows_id) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	pr_warn("the pinned datapath was replaced: following the new one\n");
+	ft_close_fd(&c->flows_fd);
+	ft_close_fd(&c->ifstats_fd);
+	if (ft_collector_maps(c)) {
+		pr_err("cannot open the new datapath's maps\n");
+		return;
+	}
+	free(c->ifprev);
+	c->ifprev = NULL;
+	c->nifprev = 0;
+	if (c->ckpt_fd >= 0) {
+		ft_close_fd(&c->ckpt_fd);
+		ft_close_fd(&c->ifckpt_fd);
+		if (ft_ckpt_open(c))
+			pr_warn("flow checkpoints unavailable for the new datapath\n");
+	}
+}
+
+static const struct ft_if_stats *ft_if_prev(const struct ft_collector *c, __u32 ifindex, __u32 dir)
+{
+	size_t i;
+
+	for (i = 0; i < c->nifprev; i++)
+		if (c->ifprev[i].ifindex == ifindex && c->ifprev[i].dir == dir)
+			return &c->ifprev[i].s;
+	return NULL;
+}
+
+/* Interval deltas of the class counters; a counter that went down belongs
+ * to a new entry, counted from zero. */
+static int ft_collector_ifstats(struct ft_collector *c)
+{
+	const size_t words = sizeof(struct ft_if_stats) / sizeof(__u64);
+	size_t i, w;
+	int err;
+
+	free(c->ifcur);
+	c->ifcur = NULL;
+	c->nifcur = 0;
+	err = ft_read_ifstats(c->ifstats_fd, &c->ifcur, &c->nifcur);
+	if (err)
+		return err;
+	free(c->ifd);
+	c->ifd = calloc(c->nifcur ? c->nifcur : 1, sizeof(*c->ifd));
+	if (!c->ifd)
+		return -ENOMEM;
+	c->nifd = 0;
+	c->rep.flow_overflow = c->rep.http_samples_lost = 0;
+	for (i = 0; i < c->nifcur; i++) {
+		const struct ft_if_stats *p = ft_if_prev(c, c->ifcur[i].ifindex, c->ifcur[i].dir);
+		const __u64 *cur = (const __u64 *)&c->ifcur[i].s, *old = (const __u64 *)p;
+		struct ft_if_delta *d = &c->ifd[c->nifd];
+		__u64 *out = (__u64 *)&d->d;
+		bool any = false;
+
+		d->ifindex = c->ifcur[i].ifindex;
+		d->dir = c->ifcur[i].dir;
+		for (w = 0; w < words; w++) {
+			out[w] = old && cur[w] >= old[w] ? cur[w] - old[w] : cur[w];
+			any |= out[w] != 0;
+		}
+		if (!any)
+			continue;
+		c->rep.flow_overflow += d->d.flow_overflow;
+		c->rep.http_samples_lost += d->d.http_samples_lost;
+		c->nifd++;
+	}
+	return 0;
+}
+
+/* Reads the whole table in batches (key iteration on kernels without
+ * them), feeding every entry to the core. */
+static int ft_collector_read(struct ft_collector *c)
+{
+	const size_t vsz = ROUND8(sizeof(struct ft_flow_val)) * ft_ncpus();
+	__u32 chunk = 4096, count, batch = 0, i;
+	struct ft_flow_key *keys = NULL;
+	bool first = true;
+	void *vals = NULL;
+	int err = 0;
+
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		if (!keys) {
+			keys = calloc(chunk, sizeof(*keys));
+			vals = calloc(chunk, vsz);
+			if (!keys || !vals) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		count = chunk;
+		err = bpf_map_lookup_batch(c->flows_fd, first ? NULL : &batch, &batch, keys, vals,
+					   &count, &bo);
+		if (err && errno == ENOSPC && !count) {
+			chunk *= 4; /* a bucket holds more than a chunk */
+			free(keys);
+			free(vals);
+			keys = vals = NULL;
+			continue;
+		}
+		if (err && errno != ENOENT) {
+			err = -errno;
+			if (first && (errno == EINVAL || errno == ENOTSUPP || errno == EOPNOTSUPP))
+				err = 1; /* no batch ops: iterate */
+			break;
+		}
+		for (i = 0; i < count; i++) {
+			struct ft_flow_val v;
+
+			ft_sum_flow_val((char *)vals + i * vsz, ft_ncpus(), &v);
+			if (!ft_coll_observe(c->core, &keys[i], &v)) {
+				err = -ENOMEM;
+				goto out;
+			}
+		}
+		first = false;
+		if (err) { /* ENOENT: that was the last batch */
+			err = 0;
+			break;
+		}
+	}
+	if (err == 1) {
+		struct ft_flow_key key, next, *prev = NULL;
+
+		err = 0;
+		while (!bpf_map_get_next_key(c->flows_fd, prev, &next)) {
+			struct ft_flow_val v;
+
+			key = next;
+			prev = &key;
+			if (bpf_map_lookup_elem(c->flows_fd, &key, vals))
+				continue;
+			ft_sum_flow_val(vals, ft_ncpus(), &v);
+			if (!ft_coll_observe(c->core, &key, &v)) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/*
+ * Removes the kernel entries of ending flows. Lookup-and-delete returns
+ * the values as they were when the entry left the table, so packets that
+ * arrived since the read are in them; a packet after the delete makes a new
+ * entry. (Batch lookup-and-delete cannot be used: it removes every entry it
+ * returns, not the chosen ones.)
+ */
+static void ft_collector_expire(struct ft_collector *c, struct ft_cflow **del, size_t n)
+{
+	void *vals = calloc(ft_ncpus(), ROUND8(sizeof(struct ft_flow_val)));
+	size_t i;
+
+	if (!vals)
+		return;
+	for (i = 0; i < n; i++) {
+		const struct ft_flow_key *k = &del[i]->f.key;
+		struct ft_flow_val v;
+		int err;
+
+		if (c->lookup_delete) {
+			err = bpf_map_lookup_and_delete_elem(c->flows_fd, k, vals);
+		} else {
+			err = bpf_map_lookup_elem(c->flows_fd, k, vals);
+			if (!err)
+				bpf_map_delete_elem(c->flows_fd, k);
+		}
+		if (err) {
+			ft_coll_final(c->core, del[i], NULL);
+			continue;
+		}
+		ft_sum_flow_val(vals, ft_ncpus(), &v);
+		ft_coll_final(c->core, del[i], &v);
+	}
+	free(vals);
+}
+
+/*
+ * Unix time minus CLOCK_MONOTONIC, read between two monotonic reads. Kept
+ * unless the wall clock moved by more than a millisecond (a step), so the
+ * times of one flow agree from interval to interval.
+ */
+static double ft_epoch_offset(double prev)
+{
+	__u64 m0 = ft_clock_ns(CLOCK_MONOTONIC), r = ft_clock_ns(CLOCK_REALTIME);
+	__u64 m1 = ft_clock_ns(CLOCK_MONOTONIC);
+	double off = (double)r / NS - (double)(m0 / 2 + m1 / 2) / NS;
+
+	return prev && off - prev < 1e-3 && prev - off < 1e-3 ? prev : off;
+}
+
+int ft_collector_cycle(struct ft_collector *c, bool final)
+{
+	__u64 t0 = ft_clock_ns(CLOCK_MONOTONIC), cpu0 = ft_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	struct ft_coll_stats *st = (struct ft_coll_stats *)ft_coll_stats(c->core);
+	struct ft_cflow **del;
+	size_t ndel;
+	int err;
+
+	ft_collector_follow(c);
+	ft_coll_begin(c->core, t0);
+	err = ft_collector_ifstats(c);
+	if (err)
+		pr_warn("cannot read the interface counters: %s\n", strerror(-err));
+	err = ft_collector_read(c);
+	if (err) {
+		/* Without a complete read every known flow would look
+		 * vanished: report nothing this cycle. */
+		pr_err("cannot read the flow table: %s\n", strerror(-err));
+		return err;
+	}
+	ndel = ft_coll_expire(c->core, c->capacity, &del);
+	ft_collector_expire(c, del, ndel);
+	ft_coll_finish(c->core, final);
+
+	st->capacity = c->capacity;
+	st->drain_ns = ft_clock_ns(CLOCK_MONOTONIC) - t0;
+	st->drain_cpu_ns = ft_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+	c->rep.now_ns = t0;
+	c->rep.epoch_off = ft_epoch_offset(c->rep.epoch_off);
+	c->rep.interval = (double)(t0 - c->last_ns) / NS;
+	c->rep.final = final;
+	c->rep.nrecs = ft_coll_records(c->core, &c->rep.recs);
+	c->rep.ifs = c->ifd;
+	c->rep.nifs = c->nifd;
+	c->rep.st = st;
+	c->last_ns = t0;
+	return 0;
+}
+
+/* Deletes keys in batches; a key already gone stops a batch, so skip it. */
+static void ft_delete_keys(int fd, const struct ft_flow_key *keys, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		__u32 count = n - done > 65536 ? 65536 : n - done;
+
+		if (!bpf_map_delete_batch(fd, keys + done, &count, &bo)) {
+			done += count;
+			continue;
+		}
+		if (errno == ENOENT) {
+			done += count + 1;
+			continue;
+		}
+		for (; done < n; done++) /* no batch ops */
+			bpf_map_delete_elem(fd, &keys[done]);
+	}
+}
+
+static int ft_update_ckpt(int fd, const struct ft_ckpt_batch *b)
+{
+	size_t done = 0;
+
+	while (done < b->n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		__u32 count = b->n - done > 65536 ? 65536 : b->n - done;
+
+		if (!bpf_map_update_batch(fd, b->keys + done, b->vals + done, &count, &bo)) {
+			done += count;
+			continue;
+		}
+		if (errno != EINVAL && errno != ENOTSUPP && errno != EOPNOTSUPP)
+			return -errno;
+		for (; done < b->n; done++)
+			if (bpf_map_update_elem(fd, &b->keys[done], &b->vals[done], BPF_ANY))
+				return -errno;
+	}
+	return 0;
+}
+
+static void ft_collector_ifckpt(struct ft_collector *c)
+{
+	size_t i;
+
+	for (i = 0; c->ifckpt_fd >= 0 && i < c->nifcur; i++) {
+		struct ft_if_key k = { .ifindex = c->ifcur[i].ifindex, .dir = c->ifcur[i].dir };
+
+		bpf_map_update_elem(c->ifckpt_fd, &k, &c->ifcur[i].s, BPF_ANY);
+	}
+	/* What was just reported is the base of the next interval. */
+	free(c->ifprev);
+	c->ifprev = c->ifcur;
+	c->nifprev = c->nifcur;
+	c->ifcur = NULL;
+	c->nifcur = 0;
+}
+
+int ft_collector_commit(struct ft_collector *c)
+{
+	struct ft_ckpt_batch b = { 0 };
+	int err;
+
+	err = ft_coll_commit(c->core, c->ckpt_fd >= 0 ? &b : NULL);
+	if (!err && c->ckpt_fd >= 0) {
+		ft_delete_keys(c->ckpt_fd, b.gone, b.ngone);
+		err = ft_update_ckpt(c->ckpt_fd, &b);
+		if (err)
+			pr_warn("cannot write flow checkpoints: %s\n", strerror(-err));
+	}
+	ft_collector_ifckpt(c);
+	ft_ckpt_batch_free(&b);
+	c->rep.nrecs = 0;
+	return err;
+}

@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The collector behind `flowtap run`: drains the datapath's per-CPU flow
+ * table every interval, keeps each flow's state in userspace with IPFIX
+ * timeouts and end reasons, and hands one report per interval to the sinks
+ * (syslog, JSON lines, IPFIX, the terminal, metrics). docs/collector.md has
+ * the rules; in short:
+ *
+ *  - The kernel table holds cumulative counters of each flow and is never
+ *    reset; the collector turns them into deltas. So `flowtap flows` from
+ *    another shell keeps seeing complete, growing counts.
+ *  - A kernel entry is removed only when its flow ends (idle longer than its
+ *    timeout, or evicted when the table is near full), and it is removed
+ *    with lookup-and-delete: the values read with the delete are final and
+ *    what arrived after the last read is accounted to the ending record. A
+ *    packet after the delete creates a new entry, which is a new flow.
+ *  - What was reported is checkpointed in pinned maps next to the datapath,
+ *    so a restarted collector (even after kill -9) continues the deltas
+ *    without loss or double counting.
+ *
+ * The core (ft_coll_*) is pure userspace logic that unit tests drive with
+ * synthetic values; ft_collector_* adds the kernel maps.
+ */
+#ifndef FT_COLLECTOR_H
+#define FT_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include <json-c/json.h>
+#include "flowtap.h"
+#include "opts.h"
+#include "state.h"
+
+/* Why a flow record ends: the values of IPFIX flowEndReason (RFC 7012). */
+enum ft_end_reason {
+	FT_END_NONE = 0,      /* interval record: the flow goes on */
+	FT_END_IDLE = 1,      /* no packet for the idle timeout */
+	FT_END_ACTIVE = 2,    /* the record closed at the active timeout; the flow goes on */
+	FT_END_EOF = 3,	      /* TCP FIN or RST seen, then idle for the short timeout */
+	FT_END_FORCED = 4,    /* shutdown, or the kernel entry was removed by someone else */
+	FT_END_RESOURCES = 5, /* evicted to keep the kernel table from filling */
+	FT_END_MAX,
+};
+
+/* "idle", "active", "end_of_flow", "forced", "lack_of_resources"; "" for none. */
+const char *ft_end_reason_name(unsigned int r);
+
+/* Seconds. Defaults are softflowd's. */
+struct ft_timeouts {
+	double idle_tcp;   /* 3600 */
+	double idle_udp;   /* 300 */
+	double idle_icmp;  /* 300 (ICMP and ICMPv6) */
+	double idle_other; /* 300 */
+	double tcp_fin;	   /* 300: idle timeout once a FIN was seen */
+	double tcp_rst;	   /* 120: idle timeout once a RST was seen */
+	double active;	   /* 1800: longest record of a flow that never idles */
+};
+
+struct ft_coll_cfg {
+	struct ft_timeouts to;
+	unsigned int high_water; /* % of the kernel table that starts eviction (90) */
+	unsigned int low_water;	 /* % eviction brings it down to (80) */
+};
+
+void ft_coll_cfg_default(struct ft_coll_cfg *c);
+
+/*
+ * One flow as the collector keeps it: the summed kernel values of the
+ * current kernel entry and what was reported of them. The open record (the
+ * one IPFIX exports when it closes) starts at rec_*.
+ */
+struct ft_cflow {
+	struct ft_flow f; /* key and summed values, what ft_flow_json() takes */
+	__u64 rep_packets, rep_bytes; /* reported through the last commit */
+	__u64 rec_packets, rec_bytes; /* at the start of the open record */
+	__u64 rec_start_ns;	      /* CLOCK_MONOTONIC */
+	__u32 seen;		      /* cycle that last read it from the kernel */
+	__u8 reason;		      /* enum ft_end_reason decided this cycle */
+	__u8 flags;		      /* FT_CF_* */
+	__u8 pad[2];
+};
+
+enum {
+	FT_CF_NEW = 1 << 0,	 /* first seen this cycle */
+	FT_CF_RESTORED = 1 << 1, /* from a checkpoint, not yet matched to the kernel */
+	FT_CF_DELETE = 1 << 2,	 /* its kernel entry is to be removed this cycle */
+	FT_CF_DETACHED = 1 << 3, /* an ended incarnation, no longer in the index */
+};
+
+/* Traffic of the interval, and of the open record. */
+static inline __u64 ft_cflow_dpackets(const struct ft_cflow *c)
+{
+	return c->f.v.packets - c->rep_packets;
+}
+static inline __u64 ft_cflow_dbytes(const struct ft_cflow *c)
+{
+	return c->f.v.bytes - c->rep_bytes;
+}
+static inline __u64 ft_cflow_rpackets(const struct ft_cflow *c)
+{
+	return c->f.v.packets - c->rec_packets;
+}
+static inline __u64 ft_cflow_rbytes(const struct ft_cflow *c)
+{
+	return c->f.v.bytes - c->rec_bytes;
+}
+/* The flow ends this cycle (as opposed to a record closing at the active
+ * timeout, or going on). */
+static inline bool ft_cflow_ends(const struct ft_cflow *c)
+{
+	return c->reason != FT_END_NONE && c->reason != FT_END_ACTIVE;
+}
+
+struct ft_coll_stats {
+	__u64 cycle;
+	size_t flows;		/* flows alive after the cycle */
+	size_t active;		/* flows with traffic in the interval */
+	size_t created;		/* flows new in the interval */
+	size_t ended;		/* flows that ended in the interval */
+	size_t ended_by[FT_END_MAX];
+	__u64 ended_total[FT_END_MAX]; /* since start, for metrics */
+	size_t kernel_entries;	       /* entries read from the kernel table */
+	size_t kernel_deleted;	       /* entries this cycle removed */
+	size_t capacity;	       /* size of the kernel table */
+	__u64 packets, bytes;	       /* all flows' traffic in the interval */
+	__u64 drain_ns;		       /* time the drain took (wall clock) */
+	__u64 drain_cpu_ns;	       /* CPU time of the drain (this thread) */
+};
+
+/* What a restarted collector needs to continue a flow: pinned per flow. */
+struct ft_ckpt {
+	__u64 first_ns; /* identifies the kernel entry (a new entry has a new one) */
+	__u64 rep_packets, rep_bytes;
+	__u64 rec_packets, rec_bytes;
+	__u64 rec_start_ns;
+};
+
+/* The core: flow state and its rules, no kernel. */
+struct ft_coll;
+
+struct ft_coll *ft_coll_new(const struct ft_coll_cfg *cfg);
+void ft_coll_free(struct ft_coll *c);
+
+/*
+ * One cycle: begin; observe every kernel entry read; expire (returns the
+ * flows whose kernel entries must go, with lookup-and-delete); final() with
+ * the values read by each delete; finish; let the sinks read the records;
+ * commit. now_ns is CLOCK_MONOTONIC, the datapath's clock.
+ */
+void ft_coll_begin(struct ft_coll *c, __u64 now_ns);
+/* v holds the per-CPU values already summed. NULL only on -ENOMEM. */
+struct ft_cflow *ft_coll_observe(struct ft_coll *c, const struct ft_flow_key *k,
+				 const struct ft_flow_val *v);
+/* capacity: kernel table size, for eviction (0: no eviction). */
+size_t ft_coll_expire(struct ft_coll *c, size_t capacity, struct ft_cflow ***del);
+/* v: the values read with the delete, or NULL when the entry was gone. */
+void ft_coll_final(struct ft_coll *c, struct ft_cflow *f, const struct ft_flow_val *v);
+/* shutdown: every flow ends, reason forced. */
+void ft_coll_finish(struct ft_coll *c, bool shutdown);
+/* The records of the finished cycle: every flow with traffic in the
+ * interval or whose record closed. Valid until commit. */
+size_t ft_coll_records(struct ft_coll *c, struct ft_cflow *const **recs);
+const struct ft_coll_stats *ft_coll_stats(const struct ft_coll *c);
+
+/* Checkpoint changes of a commit: flows to (re)write and keys to drop. */
+struct ft_ckpt_batch {
+	struct ft_flow_key *keys;
+	struct ft_ckpt *vals;
+	size_t n, cap;
+	struct ft_flow_key *gone;
+	size_t ngone, capgone;
+};
+void ft_ckpt_batch_free(struct ft_ckpt_batch *b);
+
+/* Marks the records reported, frees ended flows; fills b when non-NULL. */
+int ft_coll_commit(struct ft_coll *c, struct ft_ckpt_batch *b);
+/* Before the first cycle: a flow a previous collector had reported. It
+ * continues if the kernel still has the same entry, else is dropped. */
+int ft_coll_restore(struct ft_coll *c, const struct ft_flow_key *k, const struct ft_ckpt *ck);
+size_t ft_coll_size(const struct ft_coll *c);
+
+/* Per (interface, direction) class counters over the interval. */
+struct ft_if_delta {
+	__u32 ifindex;
+	__u32 dir;
+	struct ft_if_stats d;
+};
+
+/* One interval, as every sink sees it. */
+struct ft_report {
+	__u64 now_ns;	    /* CLOCK_MONOTONIC at the drain */
+	double epoch_off;   /* Unix seconds = monotonic seconds + epoch_off */
+	double interval;    /* seconds since the previous report */
+	bool final;	    /* the last one: every flow ended (forced) */
+	struct ft_cflow *const *recs;
+	size_t nrecs;
+	const struct ft_if_delta *ifs;
+	size_t nifs;
+	const struct ft_coll_stats *st;
+	__u64 flow_overflow;	 /* packets the full kernel table could not hold */
+	__u64 http_samples_lost; /* HTTP samples the ring buffer had no room for */
+};
+
+static inline double ft_report_epoch(const struct ft_report *r, __u64 ns)
+{
+	return ns ? ns / 1e9 + r->epoch_off : 0;
+}
+/* Start and end of a record in Unix milliseconds (IPFIX *Milliseconds). */
+__u64 ft_record_start_ms(const struct ft_report *r, const struct ft_cflow *f);
+__u64 ft_record_end_ms(const struct ft_report *r, const struct ft_cflow *f);
+
+/* The collector over the pinned maps under a pin root. */
+struct ft_collector {
+	struct ft_coll *core;
+	char root[256];
+	int flows_fd, ifstats_fd;
+	int ckpt_fd, ifckpt_fd; /* -1: no checkpoints */
+	__u32 flows_id;		/* map id of ft_flows: a new id is a new datapath */
+	size_t capacity;
+	bool lookup_delete; /* the kernel has lookup-and-delete for this map */
+	struct ft_if_totals *ifprev;
+	size_t nifprev;
+	struct ft_if_delta *ifd;
+	size_t nifd;
+	struct ft_if_totals *ifcur;
+	size_t nifcur;
+	__u64 last_ns;
+	struct ft_report rep;
+};
+
+/* ckpt: keep checkpoints in pinned maps (and resume from them). */
+int ft_collector_open(struct ft_collector *c, const char *root, const struct ft_coll_cfg *cfg,
+		      bool ckpt);
+/* Drains and fills c->rep; the sinks read it, then ft_collector_commit(). */
+int ft_collector_cycle(struct ft_collector *c, bool final);
+int ft_collector_commit(struct ft_collector *c);
+void ft_collector_close(struct ft_collector *c);
+
+/*
+ * What a run attached, pinned next to the datapath so that a run restarted
+ * after a crash adopts (and at exit detaches) what its predecessor
+ * attached, but never what was attached by someone else.
+ */
+#define FT_RUN_META_MAGIC 0x66747275 /* "ftru" */
+struct ft_run_meta {
+	__u32 magic;
+	__u32 created_datapath; /* a run loaded the datapath and may remove it */
+	__u32 nifaces;
+	__u32 ifindex[FT_MAX_IFACE_ARGS];
+};
+/* 0 and the meta, -ENOENT when none. */
+int ft_run_meta_load(const char *root, struct ft_run_meta *m);
+int ft_run_meta_save(const char *root, const struct ft_run_meta *m);
+
+/* ---- sinks ---- */
+
+/* Packets and bytes of an interface and direction: every frame is in
+ * exactly one L3 / ARP / other-L2 class or one early malformed reason. */
+void ft_if_total(const struct ft_if_stats *s, struct ft_counter *out);
+
+/* JSON lines: one record per flow per interval it was active in, one when
+ * it ends. Rotates FILE -> FILE.1 -> ... FILE.keep at max_size bytes. */
+struct ft_flowlog;
+struct ft_flowlog *ft_flowlog_open(const char *path, unsigned long max_size, unsigned int keep,
+				   int *err);
+int ft_flowlog_write(struct ft_flowlog *l, const struct ft_report *r);
+/* SIGHUP: reopen the file (after an external rotation). */
+int ft_flowlog_reopen(struct ft_flowlog *l);
+void ft_flowlog_close(struct ft_flowlog *l);
+/* One record: ft_flow_json() plus packets_delta, bytes_delta, end_reason. */
+json_object *ft_record_json(const struct ft_report *r, const struct ft_cflow *f);
+
+struct ft_syslog_cfg {
+	int facility;		 /* LOG_DAEMON */
+	unsigned long top;	 /* top flows by bytes per interval (10) */
+	unsigned long max_lines; /* per interval, all kinds (100) */
+	bool ended;		 /* one line per ended flow */
+};
+/* Formats the interval's lines; emit() gets each (syslog(3) in the daemon). */
+typedef void (*ft_line_fn)(int prio, const char *line, void *arg);
+size_t ft_syslog_lines(const struct ft_syslog_cfg *cfg, const struct ft_report *r,
+		       ft_line_fn emit, void *arg);
+void ft_syslog_open(const struct ft_syslog_cfg *cfg);
+void ft_syslog_report(const struct ft_syslog_cfg *cfg, const struct ft_report *r);
+void ft_syslog_close(void);
+/* "daemon", "local0".."local7", "user": the LOG_* value, or -1. */
+int ft_syslog_facility(const char *name);
+
+/* IPFIX export of closed records (RFC 7011) through libfixbuf. */
+struct ft_ipfix;
+bool ft_ipfix_available(void);
+struct ft_ipfix *ft_ipfix_open(const struct ft_addrport *dst, bool tcp, __u32 domain,
+			       double template_refresh);
+int ft_ipfix_report(struct ft_ipfix *x, const struct ft_report *r);
+void ft_ipfix_close(struct ft_ipfix *x);
+
+/* ---- configuration of `flowtap run` (docs/config.md) ---- */
+
+enum ft_run_hook { FT_RUN_HOOK_AUTO, FT_RUN_HOOK_XDP, FT_RUN_HOOK_TC };
+
+struct ft_run_config {
+	struct ft_iface_list ifaces;
+	int hook;	 /* enum ft_run_hook */
+	double interval; /* seconds */
+	bool syslog;
+	struct ft_syslog_cfg sl;
+	char flow_log[512];
+	unsigned long flow_log_size;
+	unsigned long flow_log_keep;
+	bool ipfix;
+	struct ft_addrport ipfix_dst;
+	bool ipfix_tcp;
+	unsigned long ipfix_domain;
+	double ipfix_template_refresh;
+	bool metrics;
+	struct ft_addrport metrics_addr;
+	bool containers;
+	bool keep;
+	bool checkpoint;
+	unsigned long flow_table_size; /* 0: the datapath's default */
+	struct ft_coll_cfg coll;
+};
+
+void ft_run_config_default(struct ft_run_config *c);
+/* Parses a config text; on error returns -EINVAL with "FILE:LINE: why" in err. */
+int ft_config_parse(struct ft_run_config *c, const char *text, size_t len, const char *name,
+		    char *err, size_t errlen);
+/* Reads and parses a file; prints the one error line. */
+int ft_config_load(struct ft_run_config *c, const char *path);
+
+/*
+ * Metrics hook (issue 6): userspace/metrics.c defines these; until then
+ * they are absent and --metrics says so. start() is called once after the
+ * datapath is attached, publish() after every cycle with the report (copy
+ * what is needed: it is gone after the call), stop() at exit.
+ */
+int ft_metrics_start(const struct ft_addrport *addr, const char *pin_root)
+	__attribute__((weak));
+void ft_metrics_publish(const struct ft_report *r) __attribute__((weak));
+void ft_metrics_stop(void) __attribute__((weak));
+
+#endif

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * IPFIX export (RFC 7011) through libfixbuf: one record per closed flow
+ * record (idle, active timeout, end of TCP connection, forced, lack of
+ * resources), with standard information elements only. Two templates, IPv4
+ * and IPv6; over UDP they are re-sent every template_refresh seconds (RFC
+ * 7011 section 10.3.6), over TCP once per connection.
+ *
+ * Counts: octetDeltaCount is IP bytes as IPFIX defines it (the frame
+ * minus its Ethernet header and VLAN tag); layer2OctetDeltaCount is the
+ * frame as flowtap counts it everywhere else.
+ *
+ * Built only when libfixbuf's headers (and glib's) are on the include path:
+ * `pkg-config --cflags --libs libfixbuf`. Otherwise --ipfix reports that
+ * this build has no IPFIX.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include "collector.h"
+#include "log.h"
+
+#if __has_include(<glib.h>) && __has_include(<fixbuf/public.h>)
+#include <fixbuf/public.h>
+
+#define TID_V4 0x3100
+#define TID_V6 0x3101
+#define SPEC_V4 1
+#define SPEC_V6 2
+
+/* Order of the records below: fixbuf copies fields back to back. */
+static fbInfoElementSpec_t ft_ipfix_spec[] = {
+	{ "flowStartMilliseconds", 8, 0 },
+	{ "flowEndMilliseconds", 8, 0 },
+	{ "octetDeltaCount", 8, 0 },
+	{ "packetDeltaCount", 8, 0 },
+	{ "layer2OctetDeltaCount", 8, 0 },
+	{ "sourceIPv4Address", 4, SPEC_V4 },
+	{ "destinationIPv4Address", 4, SPEC_V4 },
+	{ "sourceIPv6Address", 16, SPEC_V6 },
+	{ "destinationIPv6Address", 16, SPEC_V6 },
+	{ "ingressInterface", 4, 0 },
+	{ "egressInterface", 4, 0 },
+	{ "sourceTransportPort", 2, 0 },
+	{ "destinationTransportPort", 2, 0 },
+	{ "tcpControlBits", 2, 0 },
+	{ "vlanId", 2, 0 },
+	{ "protocolIdentifier", 1, 0 },
+	{ "flowEndReason", 1, 0 },
+	{ "flowDirection", 1, 0 },
+	FB_IESPEC_NULL
+};
+
+struct ft_ipfix_head {
+	uint64_t start_ms, end_ms;
+	uint64_t octets, packets, l2_octets;
+} __attribute__((packed));
+
+struct ft_ipfix_tail {
+	uint32_t ingress, egress;
+	uint16_t sport, dport, tcp_flags, vlan;
+	uint8_t proto, end_reason, direction;
+} __attribute__((packed));
+
+struct ft_ipfix_v4 {
+	struct ft_ipfix_head h;
+	uint32_t src, dst; /* network order: fixbuf copies addresses as integers */
+	struct ft_ipfix_tail t;
+} __attribute__((packed));
+
+struct ft_ipfix_v6 {
+	struct ft_ipfix_head h;
+	uint8_t src[16], dst[16];
+	struct ft_ipfix_tail t;
+} __attribute__((packed));
+
+struct ft_ipfix {
+	fbConnSpec_t spec;
+	char host[64], port[8];
+	__u32 domain;
+	double refresh;
+	fbInfoModel_t *model;
+	fBuf_t *fbuf; /* owns the session and the exporter */
+	time_t templates_sent;
+	bool failed;
+};
+
+bool ft_ipfix_available(void)
+{
+	return true;
+}
+
+static void ft_ipfix_err(struct ft_ipfix *x, const char *what, GError *err)
+{
+	if (!x->failed)
+		pr_err("ipfix %s:%s: %s: %s\n", x->host, x->port, what,
+		       err ? err->message : "failed");
+	x->failed = true;
+	g_clear_error(&err);
+}
+
+static fbTemplate_t *ft_ipfix_template(struct ft_ipfix *x, uint32_t flags, GError **err)
+{
+	fbTemplate_t *t = fbTemplateAlloc(x->model);
+
+	if (!fbTemplateAppendSpecArray(t, ft_ipfix_spec, flags, err)) {
+		fbTemplateFreeUnused(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* The session, its templates and the exporter; torn down and rebuilt
+ * after a failed send so templates go out again on the new connection. */
+static int ft_ipfix_connect(struct ft_ipfix *x)
+{
+	static const struct {
+		uint16_t tid;
+		uint32_t flags;
+	} tmpls[] = { { TID_V4, SPEC_V4 }, { TID_V6, SPEC_V6 } };
+	fbSession_t *s = fbSessionAlloc(x->model);
+	fbExporter_t *e;
+	GError *err = NULL;
+	size_t i;
+
+	fbSessionSetDomain(s, x->domain);
+	for (i = 0; i < 2; i++) {
+		/* Each template is owned by the session it is added to. */
+		fbTemplate_t *in = ft_ipfix_template(x, tmpls[i].flags, &err);
+		fbTemplate_t *ex = in ? ft_ipfix_template(x, tmpls[i].flags, &err) : NULL;
+
+		if (!ex || !fbSessionAddTemplate(s, TRUE, tmpls[i].tid, in, &err) ||
+		    !fbSessionAddTemplate(s, FALSE, tmpls[i].tid, ex, &err)) {
+			ft_ipfix_err(x, "templates", err);
+			fbSessionFree(s);
+			return -EINVAL;
+		}
+	}
+	e = fbExporterAllocNet(&x->spec);
+	x->fbuf = fBufAllocForExport(s, e);
+	fBufSetExportTime(x->fbuf, 0);
+	x->templates_sent = 0;
+	return 0;
+}
+
+static void ft_ipfix_reset(struct ft_ipfix *x)
+{
+	if (x->fbuf)
+		fBufFree(x->fbuf);
+	x->fbuf = NULL;
+}
+
+struct ft_ipfix *ft_ipfix_open(const struct ft_addrport *dst, bool tcp, __u32 domain,
+			       double template_refresh)
+{
+	struct ft_ipfix *x = calloc(1, sizeof(*x));
+	const struct sockaddr_in *sin = (const void *)&dst->ss;
+	const struct sockaddr_in6 *sin6 = (const void *)&dst->ss;
+
+	if (!x)
+		return NULL;
+	if (dst->ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, x->host, sizeof(x->host));
+		snprintf(x->port, sizeof(x->port), "%u", ntohs(sin6->sin6_port));
+	} else {
+		inet_ntop(AF_INET, &sin->sin_addr, x->host, sizeof(x->host));
+		snprintf(x->port, sizeof(x->port), "%u", ntohs(sin->sin_port));
+	}
+	x->spec.transport = tcp ? FB_TCP : FB_UDP;
+	x->spec.host = x->host;
+	x->spec.svc = x->port;
+	x->domain = domain;
+	x->refresh = template_refresh > 0 ? template_refresh : 60;
+	x->model = fbInfoModelAlloc();
+	if (!x->model || ft_ipfix_connect(x)) {
+		ft_ipfix_close(x);
+		return NULL;
+	}
+	return x;
+}
+
+void ft_ipfix_close(struct ft_ipfix *x)
+{
+	if (!x)
+		return;
+	if (x->fbuf) {
+		GError *err = NULL;
+
+		fBufEmit(x->fbuf, &err);
+		g_clear_error(&err);
+	}
+	ft_ipfix_reset(x);
+	if (x->model)
+		fbInfoModelFree(x->model);
+	free(x);
+}
+
+static void ft_ipfix_fill(const struct ft_report *r, const struct ft_cflow *f,
+			  struct ft_ipfix_head *h, struct ft_ipfix_tail *t)
+{
+	const struct ft_flow_key *k = &f->f.key;
+	__u64 l2 = ft_cflow_rbytes(f), pk = ft_cflow_rpackets(f);
+	__u64 hdr = pk * (14 + (k->vlan ? 4 : 0));
+
+	h->start_ms = ft_record_start_ms(r, f);
+	h->end_ms = ft_record_end_ms(r, f);
+	h->packets = pk;
+	h->l2_octets = l2;
+	h->octets = l2 > hdr ? l2 - hdr : 0;
+	t->ingress = k->dir == FT_DIR_INGRESS ? k->ifindex : 0;
+	t->egress = k->dir == FT_DIR_EGRESS ? k->ifindex : 0;
+	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
+		/* The NetFlow convention collectors decode: type and code in
+		 * the destination port. */
+		t->sport = 0;
+		t->dport = (__u16)(k->sport << 8 | (k->dport & 0xff));
+	} else {
+		t->sport = k->sport;
+		t->dport = k->dport;
+	}
+	t->tcp_flags = f->f.v.tcp_flags;
+	t->vlan = k->vlan;
+	t->proto = k->proto;
+	t->end_reason = f->reason;
+	t->direction = k->dir == FT_DIR_EGRESS ? 1 : 0;
+}
+
+static int ft_ipfix_append(struct ft_ipfix *x, const struct ft_report *r,
+			   const struct ft_cflow *f, GError **err)
+{
+	if (f->f.key.family == FT_FAMILY_IPV6) {
+		struct ft_ipfix_v6 rec;
+
+		memcpy(rec.src, f->f.key.src, 16);
+		memcpy(rec.dst, f->f.key.dst, 16);
+		ft_ipfix_fill(r, f, &rec.h, &rec.t);
+		if (!fBufSetInternalTemplate(x->fbuf, TID_V6, err) ||
+		    !fBufSetExportTemplate(x->fbuf, TID_V6, err))
+			return -EINVAL;
+		return fBufAppend(x->fbuf, (uint8_t *)&rec, sizeof(rec), err) ? 0 : -EIO;
+	} else {
+		struct ft_ipfix_v4 rec;
+		uint32_t a;
+
+		memcpy(&a, f->f.key.src, 4);
+		rec.src = ntohl(a);
+		memcpy(&a, f->f.key.dst, 4);
+		rec.dst = ntohl(a);
+		ft_ipfix_fill(r, f, &rec.h, &rec.t);
+		if (!fBufSetInternalTemplate(x->fbuf, TID_V4, err) ||
+		    !fBufSetExportTemplate(x->fbuf, TID_V4, err))
+			return -EINVAL;
+		return fBufAppend(x->fbuf, (uint8_t *)&rec, sizeof(rec), err) ? 0 : -EIO;
+	}
+}
+
+int ft_ipfix_report(struct ft_ipfix *x, const struct ft_report *r)
+{
+	GError *err = NULL;
+	time_t now = time(NULL);
+	size_t i, sent = 0;
+
+	if (!x->fbuf && ft_ipfix_connect(x))
+		return -EIO;
+	if (!x->templates_sent ||
+	    (x->spec.transport == FB_UDP && difftime(now, x->templates_sent) >= x->refresh)) {
+		if (!fbSessionExportTemplates(fBufGetSession(x->fbuf), &err))
+			goto fail;
+		x->templates_sent = now;
+	}
+	for (i = 0; i < r->nrecs; i++) {
+		const struct ft_cflow *f = r->recs[i];
+
+		/* A record closes when its flow ends or at the active timeout;
+		 * one with no packets (idle since the last) says nothing. */
+		if (f->reason == FT_END_NONE || !ft_cflow_rpackets(f))
+			continue;
+		if (ft_ipfix_append(x, r, f, &err))
+			goto fail;
+		sent++;
+	}
+	if (!fBufEmit(x->fbuf, &err))
+		goto fail;
+	if (x->failed)
+		pr_warn("ipfix %s:%s: exporting again\n", x->host, x->port);
+	x->failed = false;
+	return (int)sent;
+fail:
+	ft_ipfix_err(x, "export", err);
+	ft_ipfix_reset(x);
+	return -EIO;
+}
+
+#else /* no libfixbuf */
+
+bool ft_ipfix_available(void)
+{
+	return false;
+}
+
+struct ft_ipfix *ft_ipfix_open(const struct ft_addrport *dst, bool tcp, __u32 domain,
+			       double template_refresh)
+{
+	(void)dst;
+	(void)tcp;
+	(void)domain;
+	(void)template_refresh;
+	pr_err("--ipfix: this flowtap was built without libfixbuf "
+	       "(build with pkg-config --cflags --libs libfixbuf)\n");
+	errno = ENOTSUP;
+	return NULL;
+}
+
+int ft_ipfix_report(struct ft_ipfix *x, const struct ft_report *r)
+{
+	(void)x;
+	(void)r;
+	return -ENOTSUP;
+}
+
+void ft_ipfix_close(struct ft_ipfix *x)
+{
+	(void)x;
+}
+
+#endif

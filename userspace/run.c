@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * `flowtap run`: attach, drain the flow table every interval, report to the
+ * configured sinks, and at SIGINT/SIGTERM flush final records and detach
+ * what this run attached. docs/collector.md describes the behaviour.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/route.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include "cli.h"
+#include "collector.h"
+#include "datapath.h"
+#include "log.h"
+#include "names.h"
+
+struct run_opts {
+	struct ft_iface_list ifaces;
+	const char *hook;
+	double interval;
+	bool syslog;
+	const char *syslog_top;
+	const char *flow_log;
+	struct ft_addrport ipfix;
+	bool ipfix_tcp;
+	struct ft_addrport metrics;
+	bool containers;
+	const char *config;
+	bool keep;
+	unsigned long flows;
+	bool no_checkpoint;
+};
+
+struct run_ctx {
+	struct ft_run_config cfg;
+	const char *root;
+	struct ft_run_meta meta; /* what this run owns */
+	int lock_fd;
+	struct ft_collector coll;
+	bool coll_open;
+	struct ft_flowlog *flowlog;
+	struct ft_ipfix *ipfix;
+	bool syslog_open;
+	bool human; /* the terminal summary */
+	bool metrics;
+};
+
+static volatile sig_atomic_t ft_reopen;
+
+static void ft_on_hup(int sig)
+{
+	(void)sig;
+	ft_reopen = 1;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The interface of the lowest-metric IPv4 default route, else of an IPv6
+ * default route, else lo. */
+static void ft_default_iface(char *name)
+{
+	unsigned long dst, gw, mask, best = ~0UL;
+	unsigned int flags, refcnt, use, metric;
+	char line[512], ifn[64], d6[40];
+	FILE *f;
+
+	strcpy(name, "lo");
+	f = fopen("/proc/net/route", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %lx %lx %x %u %u %u %lx", ifn, &dst, &gw, &flags, &refcnt,
+			   &use, &metric, &mask) != 8)
+			continue;
+		if (dst || mask || !(flags & RTF_UP) || metric >= best || strlen(ifn) >= IF_NAMESIZE)
+			continue;
+		best = metric;
+		strcpy(name, ifn);
+	}
+	if (f)
+		fclose(f);
+	if (best != ~0UL)
+		return;
+	f = fopen("/proc/net/ipv6_route", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned int plen;
+
+		/* dst plen src splen nexthop metric refcnt use flags dev */
+		if (sscanf(line, "%32s %x %*s %*s %*s %*x %*x %*x %x %63s", d6, &plen, &flags, ifn) !=
+		    4)
+			continue;
+		if (plen || strspn(d6, "0") != 32 || !(flags & RTF_UP) || (flags & RTF_REJECT) ||
+		    !strcmp(ifn, "lo") || strlen(ifn) >= IF_NAMESIZE)
+			continue;
+		strcpy(name, ifn);
+		break;
+	}
+	if (f)
+		fclose(f);
+}
+
+/*
+ * One `flowtap run` per datapath: an exclusive flock on a directory in the
+ * pin root. Directories are all bpffs allows; the lock dies with the
+ * process, so a run killed with -9 does not block its successor. (Not the
+ * pin root itself: loading holds a lock there briefly.)
+ */
+static int ft_run_lock(const char *root)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/run_lock", root);
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		pr_err("run: cannot create %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_err("run: cannot open %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno;
+
+		close(fd);
+		if (err == EWOULDBLOCK) {
+			pr_err("run: another flowtap run is already collecting from %s\n", root);
+			return -EBUSY;
+		}
+		pr_err("run: cannot lock %s: %s\n", path, strerror(err));
+		return -err;
+	}
+	return fd;
+}
+
+static bool ft_meta_has(const struct ft_run_meta *m, int ifindex)
+{
+	__u32 i;
+
+	for (i = 0; i < m->nifaces; i++)
+		if (m->ifindex[i] == (__u32)ifindex)
+			return true;
+	return false;
+}
+
+static void ft_meta_add(struct ft_run_meta *m, int ifindex)
+{
+	if (!ft_meta_has(m, ifindex) && m->nifaces < FT_MAX_IFACE_ARGS)
+		m->ifindex[m->nifaces++] = ifindex;
+}
+
+static bool ft_attached(const struct ft_attachment *list, size_t n, int ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (list[i].ifindex == ifindex)
+			return true;
+	return false;
+}
+
+static void ft_run_detach_owned(struct run_ctx *rc)
+{
+	char name[IF_NAMESIZE];
+	__u32 i;
+
+	for (i = 0; i < rc->meta.nifaces; i++) {
+		int err = ft_detach(rc->meta.ifindex[i]);
+
+		if (err && err != -ENOENT && err != -ENODEV)
+			pr_warn("run: detaching from %s: %s\n",
+				ft_ifname(rc->meta.ifindex[i], name), strerror(-err));
+	}
+	rc->meta.nifaces = 0;
+}
+
+/*
+ * Attaches to every configured interface. An interface flowtap is already
+ * attached to is used as it is -- and owned (detached at exit) only if the
+ * pinned meta says a previous run attached it, i.e. that run died. On any
+ * failure, what this call attached is detached again.
+ */
+static int ft_run_attach(struct run_ctx *rc)
+{
+	static const enum ft_hook hooks[] = { FT_HOOK_AUTO, FT_HOOK_XDP, FT_HOOK_TC };
+	struct ft_attach_opts ao = { .hook = hooks[rc->cfg.hook], .mode = FT_XDP_AUTO };
+	struct ft_run_meta prev, mine = { 0 };
+	struct ft_attachment *list = NULL;
+	struct ft_knobs k;
+	size_t n = 0, i;
+	bool had;
+	int fd, err;
+
+	if (ft_knobs_from_opts("run", rc->cfg.flow_table_size, NULL, false, &k))
+		return -EINVAL;
+	fd = ft_map_fd(rc->root, "ft_flows");
+	had = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	ft_run_meta_load(rc->root, &prev);
+	err = ft_status(&list, &n);
+	if (err)
+		return ft_fail("run", "querying interfaces", err), err;
+	/* A dead predecessor's interfaces are ours to clean up. */
+	for (i = 0; i < prev.nifaces; i++)
+		if (ft_attached(list, n, prev.ifindex[i]))
+			ft_meta_add(&mine, prev.ifindex[i]);
+	for (i = 0; i < rc->cfg.ifaces.n; i++) {
+		const struct ft_iface *ifc = &rc->cfg.ifaces.v[i];
+
+		if (ft_attached(list, n, ifc->ifindex))
+			continue;
+		err = ft_attach(rc->root, &k, ifc->ifindex, &ao);
+		if (err) {
+			if (err == -EPERM || err == -EACCES)
+				ft_fail("run", ifc->name, err);
+			for (; mine.nifaces > 0; mine.nifaces--)
+				if (!ft_meta_has(&prev, mine.ifindex[mine.nifaces - 1]))
+					ft_detach(mine.ifindex[mine.nifaces - 1]);
+			free(list);
+			return err;
+		}
+		ft_meta_add(&mine, ifc->ifindex);
+	}
+	free(list);
+	mine.created_datapath = prev.created_datapath || !had;
+	rc->meta = mine;
+	err = ft_run_meta_save(rc->root, &rc->meta);
+	if (err)
+		pr_warn("run: cannot record what this run attached (%s): a restart after a "
+			"crash will not detach it\n",
+			strerror(-err));
+	return 0;
+}
+
+/* At exit: detach what this run owns and, when a run loaded the datapath
+ * and nothing is attached any more, remove the pins too. */
+static void ft_run_release(struct run_ctx *rc)
+{
+	struct ft_attachment *list = NULL;
+	size_t n = 0;
+
+	if (rc->cfg.keep) {
+		/* What stays attached is no run's to remove any more. */
+		memset(&rc->meta, 0, sizeof(rc->meta));
+		ft_run_meta_save(rc->root, &rc->meta);
+		return;
+	}
+	ft_run_detach_owned(rc);
+	if (rc->meta.created_datapath && !ft_status(&list, &n) && !n) {
+		ft_detach_all(rc->root);
+	} else {
+		ft_run_meta_save(rc->root, &rc->meta);
+	}
+	free(list);
+}
+
+static const char *ft_human_size(double v, char *buf, size_t len, const char *unit)
+{
+	static const char *const pre[] = { "", "k", "M", "G", "T" };
+	size_t i = 0;
+
+	while (v >= 1000 && i < 4) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, len, i ? "%.1f %s%s" : "%.0f %s%s", v, pre[i], unit);
+	return buf;
+}
+
+static void ft_human_flow(const struct ft_cflow *f)
+{
+	const struct ft_flow_key *k = &f->f.key;
+	char ifn[IF_NAMESIZE], src[64], dst[64], pb[8], fl[64], b[32];
+	bool v6 = k->family == FT_FAMILY_IPV6, icmp = ft_is_icmp(k->family, k->proto);
+
+	ft_addr_str(k->family, k->src, src, sizeof(src));
+	ft_addr_str(k->family, k->dst, dst, sizeof(dst));
+	printf("  %-10s %-7s %-6s %s%s%s%s%u -> %s%s%s%s%u  %llu pkts  %s  %s%s%s\n",
+	       ft_ifname(k->ifindex, ifn), ft_dir_name(k->dir),
+	       ft_proto_name(k->proto, pb, sizeof(pb)), v6 ? "[" : "", src, v6 ? "]" : "",
+	       icmp ? " type " : ":", k->sport, v6 ? "[" : "", dst, v6 ? "]" : "",
+	       icmp ? " code " : ":", k->dport, ft_cflow_dpackets(f),
+	       ft_human_size(ft_cflow_dbytes(f), b, sizeof(b), "B"),
+	       ft_tcp_flags_str(f->f.v.tcp_flags, fl, sizeof(fl)), f->reason ? " ended:" : "",
+	       f->reason ? ft_end_reason_name(f->reason) : "");
+}
+
+/* What `sudo make run` shows: per interval, traffic per interface and the
+ * busiest flows. */
+static void ft_human_report(const struct run_ctx *rc, const struct ft_report *r)
+{
+	const struct ft_coll_stats *st = r->st;
+	size_t top = rc->cfg.sl.top ? rc->cfg.sl.top : 10, i;
+	struct ft_cflow **best = calloc(top, sizeof(*best));
+	char ts[32], ifn[IF_NAMESIZE], b1[32], b2[32];
+	time_t now = time(NULL);
+
+	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", localtime(&now));
+	printf("--- %s  %.1fs  flows %zu (active %zu, new %zu, ended %zu)  table %zu/%zu%s\n", ts,
+	       r->interval, st->flows, st->active, st->created, st->ended,
+	       st->kernel_entries - st->kernel_deleted, st->capacity,
+	       r->final ? "  final" : "");
+	if (r->flow_overflow || r->http_samples_lost)
+		printf("  LOSSES: %llu packets not in the flow table (full), %llu HTTP samples "
+		       "dropped\n",
+		       r->flow_overflow, r->http_samples_lost);
+	for (i = 0; i < r->nifs; i++) {
+		struct ft_counter t;
+
+		ft_if_total(&r->ifs[i].d, &t);
+		if (!t.packets)
+			continue;
+		printf("  %-10s %-7s %10llu pkts %12s %14s\n", ft_ifname(r->ifs[i].ifindex, ifn),
+		       ft_dir_name(r->ifs[i].dir), t.packets,
+		       ft_human_size(t.bytes, b1, sizeof(b1), "B"),
+		       ft_human_size(r->interval > 0 ? t.bytes * 8 / r->interval : 0, b2,
+				     sizeof(b2), "bit/s"));
+	}
+	if (best) {
+		/* Same ranking as syslog's top flows. */
+		size_t n = 0, j;
+
+		for (i = 0; i < r->nrecs; i++) {
+			struct ft_cflow *f = r->recs[i];
+			__u64 by = ft_cflow_dbytes(f);
+
+			if (!ft_cflow_dpackets(f) || (n == top && by <= ft_cflow_dbytes(best[n - 1])))
+				continue;
+			j = n < top ? n++ : top - 1;
+			while (j > 0 && ft_cflow_dbytes(best[j - 1]) < by) {
+				best[j] = best[j - 1];
+				j--;
+			}
+			best[j] = f;
+		}
+		for (i = 0; i < n; i++)
+			ft_human_flow(best[i]);
+		free(best);
+	}
+	fflush(stdout);
+}
+
+static void ft_run_report(struct run_ctx *rc, const struct ft_report *r)
+{
+	if (rc->flowlog)
+		ft_flowlog_write(rc->flowlog, r);
+	if (rc->syslog_open)
+		ft_syslog_report(&rc->cfg.sl, r);
+	if (rc->ipfix)
+		ft_ipfix_report(rc->ipfix, r);
+	if (rc->metrics)
+		ft_metrics_publish(r);
+	if (rc->human)
+		ft_human_report(rc, r);
+}
+
+static int ft_run_cycle(struct run_ctx *rc, bool final)
+{
+	int err = ft_collector_cycle(&rc->coll, final);
+
+	if (err)
+		return err;
+	pr_debug("drain: %zu entries, %zu records, %.3f ms (%.3f ms CPU)\n",
+		 rc->coll.rep.st->kernel_entries, rc->coll.rep.nrecs,
+		 rc->coll.rep.st->drain_ns / 1e6, rc->coll.rep.st->drain_cpu_ns / 1e6);
+	ft_run_report(rc, &rc->coll.rep);
+	return ft_collector_commit(&rc->coll);
+}
+
+static void ft_run_loop(struct run_ctx *rc)
+{
+	const __u64 step = (__u64)(rc->cfg.interval * 1e9);
+	__u64 next = mono_ns() + step, now;
+
+	while (!ft_stop) {
+		if (ft_reopen) {
+			ft_reopen = 0;
+			if (rc->flowlog && ft_flowlog_reopen(rc->flowlog))
+				pr_err("run: reopening %s: %s\n", rc->cfg.flow_log, strerror(errno));
+		}
+		now = mono_ns();
+		if (now < next) {
+			__u64 wait = next - now;
+			struct timespec ts;
+
+			/* Short sleeps: a signal between the check and the sleep
+			 * delays the exit by at most this. */
+			if (wait > 200000000ULL)
+				wait = 200000000ULL;
+			ts.tv_sec = wait / 1000000000ULL;
+			ts.tv_nsec = wait % 1000000000ULL;
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		ft_run_cycle(rc, false);
+		next += step;
+		if (next <= mono_ns())
+			next = mono_ns() + step; /* a slow cycle: do not bunch up */
+	}
+}
+
+static int ft_run_sinks(struct run_ctx *rc)
+{
+	struct ft_run_config *c = &rc->cfg;
+	int err;
+
+	if (c->flow_log[0]) {
+		rc->flowlog = ft_flowlog_open(c->flow_log, c->flow_log_size, c->flow_log_keep, &err);
+		if (!rc->flowlog) {
+			pr_err("run: flow log %s: %s\n", c->flow_log, strerror(-err));
+			return err;
+		}
+	}
+	if (c->ipfix) {
+		rc->ipfix = ft_ipfix_open(&c->ipfix_dst, c->ipfix_tcp, c->ipfix_domain,
+					  c->ipfix_template_refresh);
+		if (!rc->ipfix) {
+			if (ft_ipfix_available())
+				pr_err("run: cannot set up IPFIX export to %s\n", c->ipfix_dst.text);
+			return -EINVAL;
+		}
+	}
+	if (c->syslog) {
+		ft_syslog_open(&c->sl);
+		rc->syslog_open = true;
+	}
+	rc->human = isatty(STDOUT_FILENO) || !(c->flow_log[0] || c->ipfix || c->syslog);
+	return 0;
+}
+
+static void ft_run_close_sinks(struct run_ctx *rc)
+{
+	ft_flowlog_close(rc->flowlog);
+	ft_ipfix_close(rc->ipfix);
+	if (rc->syslog_open)
+		ft_syslog_close();
+	if (rc->metrics)
+		ft_metrics_stop();
+}
+
+/* Config file first, then the command line over it. */
+static int ft_run_configure(struct ft_run_config *c, const struct run_opts *o)
+{
+	unsigned long top;
+	size_t i;
+
+	ft_run_config_default(c);
+	if (o->config && ft_config_load(c, o->config))
+		return -EINVAL;
+	if (o->ifaces.n) {
+		c->ifaces.n = 0;
+		for (i = 0; i < o->ifaces.n; i++)
+			c->ifaces.v[c->ifaces.n++] = o->ifaces.v[i];
+	}
+	if (o->hook) {
+		if (!strcmp(o->hook, "auto"))
+			c->hook = FT_RUN_HOOK_AUTO;
+		else if (!strcmp(o->hook, "xdp"))
+			c->hook = FT_RUN_HOOK_XDP;
+		else if (!strcmp(o->hook, "tc"))
+			c->hook = FT_RUN_HOOK_TC;
+		else
+			return pr_err("run: invalid value '%s' for --hook (auto|xdp|tc)\n", o->hook),
+			       -EINVAL;
+	}
+	if (o->interval > 0)
+		c->interval = o->interval;
+	if (c->interval < 0.1 || c->interval > 86400) {
+		pr_err("run: --interval must be between 100ms and 1 day\n");
+		return -EINVAL;
+	}
+	if (o->syslog_top) {
+		if (ft_parse_uint(o->syslog_top, 10000, &top)) {
+			pr_err("run: invalid value '%s' for --syslog-top (0..10000)\n", o->syslog_top);
+			return -EINVAL;
+		}
+		c->sl.top = top;
+		c->syslog = true;
+	}
+	c->syslog |= o->syslog;
+	if (o->flow_log) {
+		if (!*o->flow_log || strlen(o->flow_log) >= sizeof(c->flow_log)) {
+			pr_err("run: invalid --flow-log path\n");
+			return -EINVAL;
+		}
+		snprintf(c->flow_log, sizeof(c->flow_log), "%s", o->flow_log);
+	}
+	if (o->ipfix.len) {
+		c->ipfix = true;
+		c->ipfix_dst = o->ipfix;
+	}
+	c->ipfix_tcp |= o->ipfix_tcp;
+	if (o->metrics.len) {
+		c->metrics = true;
+		c->metrics_addr = o->metrics;
+	}
+	c->containers |= o->containers;
+	c->keep |= o->keep;
+	if (o->flows)
+		c->flow_table_size = o->flows;
+	if (o->no_checkpoint)
+		c->checkpoint = false;
+	if (!c->ifaces.n) {
+		char name[IF_NAMESIZE];
+
+		ft_default_iface(name);
+		if (ft_parse_iface(name, &c->ifaces.v[0])) {
+			pr_err("run: no interface given and '%s' does not exist\n", name);
+			return -ENODEV;
+		}
+		c->ifaces.n = 1;
+	}
+	return 0;
+}
+
+static void ft_run_banner(const struct run_ctx *rc)
+{
+	size_t i;
+
+	if (!rc->human)
+		return;
+	printf("flowtap run: collecting on");
+	for (i = 0; i < rc->cfg.ifaces.n; i++)
+		printf(" %s", rc->cfg.ifaces.v[i].name);
+	printf(" every %gs; Ctrl-C to stop\n", rc->cfg.interval);
+	fflush(stdout);
+}
+
+static int run_main(void *p, int argc, char **argv)
+{
+	struct run_ctx rc = { .lock_fd = -1 };
+	struct sigaction sa = { .sa_handler = ft_on_hup };
+	int err, ret = 1;
+
+	(void)argc;
+	(void)argv;
+	if (ft_run_configure(&rc.cfg, p))
+		return 2;
+	rc.root = ft_pin_root();
+	if (rc.cfg.containers)
+		pr_warn("run: --containers is not available yet; collecting without it\n");
+	if (rc.cfg.metrics && !ft_metrics_start)
+		pr_warn("run: --metrics is not available in this build; continuing without it\n");
+	ft_signals_init();
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	if (ft_pin_root_check(rc.root))
+		return 1;
+	rc.lock_fd = ft_run_lock(rc.root);
+	if (rc.lock_fd < 0)
+		return 1;
+	if (ft_run_sinks(&rc))
+		goto out;
+	if (ft_run_attach(&rc))
+		goto out;
+	err = ft_collector_open(&rc.coll, rc.root, &rc.cfg.coll, rc.cfg.checkpoint);
+	if (err) {
+		ft_fail("run", "opening the flow table", err);
+		goto release;
+	}
+	rc.coll_open = true;
+	if (rc.cfg.metrics && ft_metrics_start)
+		rc.metrics = !ft_metrics_start(&rc.cfg.metrics_addr, rc.root);
+	ft_run_banner(&rc);
+	ft_run_loop(&rc);
+	/* The last cycle: every flow's record closes, reason forced. */
+	if (ft_run_cycle(&rc, true))
+		pr_err("run: the final drain failed; the last interval is not reported\n");
+	ret = 0;
+release:
+	if (rc.coll_open)
+		ft_collector_close(&rc.coll);
+	ft_run_release(&rc);
+out:
+	ft_run_close_sinks(&rc);
+	if (rc.lock_fd >= 0)
+		close(rc.lock_fd);
+	return ret;
+}
+
+static const struct ft_opt run_opts_table[] = {
+	{ "interface", 'i', FT_OPT_IFACE, offsetof(struct run_opts, ifaces), "IFACE",
+	  "collect on this interface (repeatable; default: the default route's, or lo)" },
+	{ "hook", 0, FT_OPT_STRING, offsetof(struct run_opts, hook), "auto|xdp|tc",
+	  "how to attach (default auto: XDP on NICs, TC on veths)" },
+	{ "interval", 0, FT_OPT_DURATION, offsetof(struct run_opts, interval), "SECONDS",
+	  "report every SECONDS (default 10)" },
+	{ "syslog", 0, FT_OPT_FLAG, offsetof(struct run_opts, syslog), NULL,
+	  "summaries to syslog (ident flowtap)" },
+	{ "syslog-top", 0, FT_OPT_STRING, offsetof(struct run_opts, syslog_top), "N",
+	  "top N flows per interval to syslog (default 10; implies --syslog)" },
+	{ "flow-log", 0, FT_OPT_STRING, offsetof(struct run_opts, flow_log), "FILE",
+	  "JSON lines flow records, rotated by size" },
+	{ "ipfix", 0, FT_OPT_ADDRPORT, offsetof(struct run_opts, ipfix), "HOST:PORT",
+	  "export IPFIX over UDP to this collector" },
+	{ "ipfix-tcp", 0, FT_OPT_FLAG, offsetof(struct run_opts, ipfix_tcp), NULL,
+	  "export IPFIX over TCP instead" },
+	{ "metrics", 0, FT_OPT_ADDRPORT, offsetof(struct run_opts, metrics), "ADDR:PORT",
+	  "serve Prometheus metrics" },
+	{ "containers", 0, FT_OPT_FLAG, offsetof(struct run_opts, containers), NULL,
+	  "follow container veths (not yet available)" },
+	{ "config", 0, FT_OPT_STRING, offsetof(struct run_opts, config), "FILE",
+	  "configuration file (docs/config.md); options override it" },
+	{ "keep", 0, FT_OPT_FLAG, offsetof(struct run_opts, keep), NULL,
+	  "leave the datapath attached at exit" },
+	{ "flow-table-size", 0, FT_OPT_UINT, offsetof(struct run_opts, flows), "N",
+	  "flow table entries when first loaded (default 65536)", NULL, 1UL << 26 },
+	{ "no-checkpoint", 0, FT_OPT_FLAG, offsetof(struct run_opts, no_checkpoint), NULL,
+	  "do not keep restart checkpoints next to the datapath" },
+	FT_OPT_END,
+};
+
+static const struct ft_cmd run_cmd = {
+	.name = "run",
+	.summary = "attach, collect flows and report them periodically",
+	.opts = run_opts_table,
+	.cfg_size = sizeof(struct run_opts),
+	.max_args = 0,
+	.run = run_main,
+};
+
+int ft_cmd_run(int argc, char **argv)
+{
+	return ft_cmd_exec(&run_cmd, argc, argv);
+}
