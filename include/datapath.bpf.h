@@ -26,11 +26,26 @@ const volatile __u8 ft_tcp_health = 1;
 static const struct ft_if_stats ft_zero_stats;
 
 
+/*
+ * Counters of an attached interface live in a per-CPU array slot that
+ * userspace claimed for it at attach time (ft_ifslot[ifindex % slots] ==
+ * ifindex): two inlined array lookups. Interfaces without a slot (a
+ * collision, or more interfaces than slots) use the per-CPU hash.
+ */
 static __always_inline struct ft_if_stats *ft_if_stats_get(__u32 ifindex, __u8 dir)
 {
 	struct ft_if_key k = { .ifindex = ifindex, .dir = dir };
+	__u32 slot = ifindex & (FT_IFSLOTS - 1), idx;
 	struct ft_if_stats *st;
+	__u32 *owner;
 
+	owner = bpf_map_lookup_elem(&ft_ifslot, &slot);
+	if (owner && *owner == ifindex) {
+		idx = slot * 2 + (dir & 1);
+		st = bpf_map_lookup_elem(&ft_ifstats_slots, &idx);
+		if (st)
+			return st;
+	}
 	st = bpf_map_lookup_elem(&ft_ifstats, &k);
 	if (likely(st))
 		return st;
@@ -161,7 +176,9 @@ static __always_inline __u32 ft_handle(struct ft_frame *f)
 	int c;
 
 	FT_PARSE(f->ctx, &pp);
-	f->now = bpf_ktime_get_ns();
+	/* Tick resolution is plenty for flow and sample timestamps and costs
+	 * half the precise clock; handshakes and captures read the precise one. */
+	f->now = bpf_ktime_get_coarse_ns();
 	st = ft_if_stats_get(f->ifindex, f->dir);
 	if (!st)
 		goto capture;
@@ -209,7 +226,7 @@ capture:
 
 		if (!m)
 			return 0;
-		m->ts_ns = f->now;
+		m->ts_ns = bpf_ktime_get_ns();
 		m->ifindex = f->ifindex;
 		m->pkt_len = f->len;
 		m->dir = f->dir;

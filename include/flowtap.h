@@ -13,6 +13,7 @@
 
 /* Bounds the datapath relies on; changing one changes map layouts. */
 #define FT_MAX_IFACE_KEYS	4096
+#define FT_IFSLOTS		256 /* interfaces with array-backed counters; a power of 2 */
 #define FT_DEFAULT_FLOWS	65536
 #define FT_IPV6_EXT_MAX		8
 #define FT_MAX_VLAN_TAGS	2

@@ -23,6 +23,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ft_ifstats SEC(".maps");
 
+/* ifindex % FT_IFSLOTS -> the ifindex owning that slot (0: free). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FT_IFSLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ft_ifslot SEC(".maps");
+
+/* Counters of slot s at [2s + dir]; see ft_if_stats_get(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FT_IFSLOTS * 2);
+	__type(key, __u32);
+	__type(value, struct ft_if_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ft_ifstats_slots SEC(".maps");
+
 /* max_entries is the flow-table-size knob, set by the loader. Preallocated:
  * no allocation on the per-packet path, and a full table fails cleanly. */
 struct {

@@ -93,10 +93,10 @@ static __always_inline void ft_hs_observe(struct ft_if_stats *st, __u64 us)
 
 static __always_inline void ft_tcp_syn(const struct ft_frame *f, struct ft_if_stats *st,
 				       const struct ft_flow_key *ck, struct ft_tcp_hs *hs,
-				       __u8 a_to_b)
+				       __u8 a_to_b, __u64 now)
 {
 	struct ft_tcp_hs n = {
-		.syn_ns = f->now,
+		.syn_ns = now,
 		.client_is_a = a_to_b,
 		.syn_dir = f->dir,
 		.syns = 1,
@@ -132,14 +132,15 @@ static __always_inline struct ft_tcp_meas ft_tcp_handshake(const struct ft_frame
 	__u8 fl = pp->tcp_flags, a_to_b, from_client;
 	struct ft_flow_key ck;
 	struct ft_tcp_hs *hs;
-	__u64 us;
+	__u64 us, now;
 
 	if (!(fl & (FT_TH_SYN | FT_TH_RST)) && seen >= FT_TCP_HS_SEGS)
 		return m;
+	now = bpf_ktime_get_ns(); /* f->now is tick-coarse */
 	a_to_b = ft_tcp_canon(&pp->key, &ck);
 	hs = bpf_map_lookup_elem(&ft_tcp_hs_map, &ck);
 	if ((fl & (FT_TH_SYN | FT_TH_ACK)) == FT_TH_SYN) {
-		ft_tcp_syn(f, st, &ck, hs, a_to_b);
+		ft_tcp_syn(f, st, &ck, hs, a_to_b, now);
 		return m;
 	}
 	if (!hs)
@@ -154,8 +155,8 @@ static __always_inline struct ft_tcp_meas ft_tcp_handshake(const struct ft_frame
 	if (fl & FT_TH_SYN) { /* SYN-ACK */
 		if (from_client || hs->synack_ns)
 			return m;
-		hs->synack_ns = f->now;
-		us = (f->now - hs->syn_ns) / 1000;
+		hs->synack_ns = now;
+		us = (now - hs->syn_ns) / 1000;
 		m.hs_us = us;
 		if (hs->syn_dir == FT_DIR_EGRESS)
 			m.rtt_us = us;
@@ -166,9 +167,9 @@ static __always_inline struct ft_tcp_meas ft_tcp_handshake(const struct ft_frame
 		return m;
 	if (hs->synack_ns) {
 		if (hs->syn_dir == FT_DIR_INGRESS)
-			m.rtt_us = (f->now - hs->synack_ns) / 1000;
+			m.rtt_us = (now - hs->synack_ns) / 1000;
 	} else {
-		us = (f->now - hs->syn_ns) / 1000;
+		us = (now - hs->syn_ns) / 1000;
 		m.hs_us = us;
 		ft_hs_observe(st, us);
 	}

@@ -238,8 +238,8 @@ static int stats_run(void *p, int argc, char **argv)
 	fd = ft_open_map("stats", "ft_ifstats");
 	if (fd < 0)
 		return 1;
-	err = ft_read_ifstats(fd, &t, &n);
 	close(fd);
+	err = ft_read_if_totals(ft_pin_root(), &t, &n);
 	if (err)
 		return ft_fail("stats", "reading counters", err);
 	qsort(t, n, sizeof(*t), cmp_if_totals);

@@ -20,6 +20,7 @@
 #include <netlink/route/link.h>
 #include "datapath.h"
 #include "log.h"
+#include "state.h"
 #include "flowtap_xdp.skel.h"
 #include "flowtap_tc.skel.h"
 #include "flowtap_drops.skel.h"
@@ -473,8 +474,14 @@ int ft_attach(const char *root, const struct ft_knobs *k, int ifindex,
 	}
 	free(list);
 	if (hook == FT_HOOK_XDP)
-		return ft_attach_xdp(root, k, ifindex, o->mode);
-	return ft_attach_tc(root, k, ifindex);
+		err = ft_attach_xdp(root, k, ifindex, o->mode);
+	else
+		err = ft_attach_tc(root, k, ifindex);
+	/* Without a slot the interface is counted in the hash: slower, same
+	 * numbers. */
+	if (!err && ft_ifslot_claim(root, ifindex))
+		pr_debug("no counter slot for ifindex %d; using the hash\n", ifindex);
+	return err;
 }
 
 int ft_detach(int ifindex)

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <net/if.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "state.h"
@@ -144,6 +146,168 @@ int ft_read_drops(int fd, struct ft_drop_total **out, size_t *n)
 	*out = list;
 	*n = cnt;
 	return 0;
+}
+
+static struct ft_if_totals *ft_if_totals_find(struct ft_if_totals *t, size_t n, __u32 ifindex,
+					      __u32 dir)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].ifindex == ifindex && t[i].dir == dir)
+			return &t[i];
+	return NULL;
+}
+
+int ft_read_if_totals_fds(int hash_fd, int owner_fd, int slots_fd, struct ft_if_totals **out,
+			  size_t *n)
+{
+	struct ft_if_totals *list, *nl, *hit;
+	size_t cnt, cap;
+	void *vals;
+	__u32 slot, owner, idx, dir;
+	int err = ft_read_ifstats(hash_fd, &list, &cnt);
+
+	if (err)
+		return err;
+	cap = cnt;
+	if (owner_fd < 0 || slots_fd < 0)
+		goto out;
+	vals = calloc(ft_ncpus(), ROUND8(sizeof(struct ft_if_stats)));
+	if (!vals) {
+		free(list);
+		return -ENOMEM;
+	}
+	for (slot = 0; slot < FT_IFSLOTS; slot++) {
+		if (bpf_map_lookup_elem(owner_fd, &slot, &owner) || !owner)
+			continue;
+		for (dir = 0; dir < FT_DIR_MAX; dir++) {
+			struct ft_if_stats sum;
+			size_t w;
+
+			idx = slot * 2 + dir;
+			if (bpf_map_lookup_elem(slots_fd, &idx, vals))
+				continue;
+			ft_sum_if_stats(vals, ft_ncpus(), &sum);
+			/* Counted before the slot was claimed: add to the hash part. */
+			hit = ft_if_totals_find(list, cnt, owner, dir);
+			if (hit) {
+				for (w = 0; w < sizeof(sum) / sizeof(__u64); w++)
+					((__u64 *)&hit->s)[w] += ((__u64 *)&sum)[w];
+				continue;
+			}
+			if (cnt == cap) {
+				cap = cap ? cap * 2 : 16;
+				nl = realloc(list, cap * sizeof(*list));
+				if (!nl) {
+					free(vals);
+					free(list);
+					return -ENOMEM;
+				}
+				list = nl;
+			}
+			list[cnt].ifindex = owner;
+			list[cnt].dir = dir;
+			list[cnt].s = sum;
+			cnt++;
+		}
+	}
+	free(vals);
+out:
+	*out = list;
+	*n = cnt;
+	return 0;
+}
+
+static int ft_pinned_map(const char *root, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+int ft_read_if_totals(const char *root, struct ft_if_totals **out, size_t *n)
+{
+	int hash = ft_pinned_map(root, "ft_ifstats");
+	int owner = ft_pinned_map(root, "ft_ifslot");
+	int slots = ft_pinned_map(root, "ft_ifstats_slots");
+	int err = hash < 0 ? hash : ft_read_if_totals_fds(hash, owner, slots, out, n);
+
+	if (hash >= 0)
+		close(hash);
+	if (owner >= 0)
+		close(owner);
+	if (slots >= 0)
+		close(slots);
+	return err;
+}
+
+/* Writes zeroed per-CPU counters for both directions of a slot. */
+static int ft_ifslot_zero(int slots_fd, __u32 slot)
+{
+	void *zero = calloc(ft_ncpus(), ROUND8(sizeof(struct ft_if_stats)));
+	__u32 idx, dir;
+	int err = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	for (dir = 0; dir < FT_DIR_MAX && !err; dir++) {
+		idx = slot * 2 + dir;
+		if (bpf_map_update_elem(slots_fd, &idx, zero, BPF_ANY))
+			err = -errno;
+	}
+	free(zero);
+	return err;
+}
+
+int ft_ifslot_claim(const char *root, int ifindex)
+{
+	__u32 slot = (__u32)ifindex & (FT_IFSLOTS - 1), owner = 0, me = ifindex;
+	int owner_fd = ft_pinned_map(root, "ft_ifslot");
+	int slots_fd = ft_pinned_map(root, "ft_ifstats_slots");
+	char name[IF_NAMESIZE];
+	int err = -EBUSY;
+
+	if (owner_fd < 0 || slots_fd < 0) {
+		err = owner_fd < 0 ? owner_fd : slots_fd;
+		goto out;
+	}
+	bpf_map_lookup_elem(owner_fd, &slot, &owner);
+	if (owner == me) {
+		err = 0;
+		goto out;
+	}
+	/* A slot whose interface is gone is free again: its counters were
+	 * reported while it existed. */
+	if (owner && if_indextoname(owner, name))
+		goto out;
+	err = ft_ifslot_zero(slots_fd, slot);
+	if (!err && bpf_map_update_elem(owner_fd, &slot, &me, BPF_ANY))
+		err = -errno;
+out:
+	if (owner_fd >= 0)
+		close(owner_fd);
+	if (slots_fd >= 0)
+		close(slots_fd);
+	return err;
+}
+
+int ft_ifslot_release(const char *root, int ifindex)
+{
+	__u32 slot = (__u32)ifindex & (FT_IFSLOTS - 1), owner = 0, none = 0;
+	int fd = ft_pinned_map(root, "ft_ifslot");
+	int err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (!bpf_map_lookup_elem(fd, &slot, &owner) && owner == (__u32)ifindex &&
+	    bpf_map_update_elem(fd, &slot, &none, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 static int ft_flows_grow(struct ft_flow **list, size_t *cap, size_t need)

@@ -24,7 +24,23 @@ int ft_ncpus(void);
 void ft_sum_if_stats(const void *percpu, int ncpus, struct ft_if_stats *out);
 void ft_sum_flow_val(const void *percpu, int ncpus, struct ft_flow_val *out);
 
+/*
+ * All interface counters under a pin root: the per-CPU array slots of
+ * attached interfaces (ft_ifslot, ft_ifstats_slots) merged with the
+ * per-CPU hash ft_ifstats that holds the rest. Use this one.
+ */
+int ft_read_if_totals(const char *root, struct ft_if_totals **out, size_t *n);
+/* The same from map fds; owner_fd/slots_fd may be -1 (hash only). */
+int ft_read_if_totals_fds(int hash_fd, int owner_fd, int slots_fd, struct ft_if_totals **out,
+			  size_t *n);
+/* Only the hash part (ft_ifstats): interfaces without an array slot. */
 int ft_read_ifstats(int map_fd, struct ft_if_totals **out, size_t *n);
+
+/* Claims ifindex's array slot for its counters if the slot is free (or
+ * held by an interface that no longer exists). 0, or -EBUSY on collision. */
+int ft_ifslot_claim(const char *root, int ifindex);
+/* Frees ifindex's slot once its counters were reported (interface gone). */
+int ft_ifslot_release(const char *root, int ifindex);
 /* Uses batch lookups where the kernel has them, else key iteration. */
 int ft_read_flows(int map_fd, struct ft_flow **out, size_t *n);
 
