@@ -139,7 +139,10 @@ static __always_inline void ft_parse_l4(struct ft_parsed *p, const void *data, c
 		if ((const void *)(uh + 1) > data_end || l4 + sizeof(*uh) > l4_end)
 			return ft_malformed(p, FT_MAL_UDP_TRUNCATED);
 		ulen = bpf_ntohs(uh->len);
-		if (ulen < sizeof(*uh) || l4 + ulen > l4_end)
+		/* A first fragment holds only part of the datagram that the
+		 * UDP length covers. */
+		if (ulen < sizeof(*uh) ||
+		    (!(p->classes & FT_BIT(FT_CLASS_FRAGMENT)) && l4 + ulen > l4_end))
 			return ft_malformed(p, FT_MAL_UDP_LEN);
 		p->classes |= FT_BIT(FT_CLASS_UDP);
 		p->key.sport = bpf_ntohs(uh->source);

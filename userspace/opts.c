@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -15,7 +16,8 @@ int ft_parse_uint(const char *s, unsigned long max, unsigned long *out)
 	unsigned long v;
 	char *end;
 
-	if (!s || !*s || *s == '-')
+	/* strtoul skips blanks and accepts a sign: only digits may start. */
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 0);
@@ -35,7 +37,7 @@ int ft_parse_duration(const char *s, double *out)
 	double v;
 	size_t i;
 
-	if (!s || !*s)
+	if (!s || !(isdigit((unsigned char)*s) || *s == '.'))
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
@@ -43,6 +45,9 @@ int ft_parse_duration(const char *s, double *out)
 		return -EINVAL;
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (!strcmp(end, units[i].suffix)) {
+			/* "1e308h" is finite in hours but not in seconds. */
+			if (!isfinite(v * units[i].mult))
+				return -EINVAL;
 			*out = v * units[i].mult;
 			return 0;
 		}
@@ -55,7 +60,7 @@ int ft_parse_size(const char *s, unsigned long *out)
 	unsigned long v, mult = 1;
 	char *end;
 
-	if (!s || !*s || *s == '-')
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
@@ -229,7 +234,7 @@ int ft_cmd_exec(const struct ft_cmd *cmd, int argc, char **argv)
 	const struct ft_opt *o;
 	size_t n = 0, sl = 2;
 	void *cfg;
-	int c, idx, ret;
+	int c, idx, ret, verbose = 0;
 
 	cfg = calloc(1, cmd->cfg_size ? cmd->cfg_size : 1);
 	if (!cfg)
@@ -250,14 +255,14 @@ int ft_cmd_exec(const struct ft_cmd *cmd, int argc, char **argv)
 	lopts[n] = (struct option){ 0 };
 	sopts[sl] = 0;
 
-	optind = 1;
+	/* 0, not 1: glibc then also forgets a half-parsed "-abc" of an earlier call. */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, sopts, lopts, &idx)) != -1) {
 		const struct ft_opt *hit = NULL;
 
 		if (c == 'v') {
-			if (ft_log_level < FT_LOG_DEBUG)
-				ft_log_level++;
+			verbose++;
 			continue;
 		}
 		if (c == 'h') {
@@ -285,6 +290,9 @@ int ft_cmd_exec(const struct ft_cmd *cmd, int argc, char **argv)
 			goto out;
 		}
 	}
+	/* Relative to the default, so parsing the same argv twice (fuzzers,
+	 * tests) ends in the same state. */
+	ft_log_level = verbose >= 2 ? FT_LOG_DEBUG : verbose ? FT_LOG_INFO : FT_LOG_WARN;
 	argc -= optind;
 	argv += optind;
 	if (argc < cmd->min_args || (cmd->max_args >= 0 && argc > cmd->max_args)) {
