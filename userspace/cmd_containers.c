@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <json-c/json.h>
 #include "cli.h"
 #include "containers.h"
@@ -246,6 +247,12 @@ static int containers_watch(struct containers_cfg *c, struct ft_cwatch *w,
 	if (!c->no_attach) {
 		if (ft_pin_root_check(ft_pin_root()))
 			return 1;
+		/* Load the datapath now: loading it on the first veth would
+		 * take longer than attaching should. */
+		err = ft_datapath_prog_fd(ft_pin_root(), &x->k, FT_PROG_TC_INGRESS);
+		if (err < 0)
+			return ft_fail("containers", "loading the datapath", err);
+		close(err);
 		err = attached_load(&x->pre);
 		if (err)
 			return ft_fail("containers", "querying attachments", err);

@@ -34,6 +34,7 @@
 #include "containers.h"
 #include "datapath.h"
 #include "log.h"
+#include "state.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1643,7 +1644,9 @@ int ft_ct_forget(const char *pin_root, int ifindex)
 			return r;
 		n += r;
 	}
-	return n;
+	/* Its array slot of counters (attached interfaces have one). */
+	r = ft_ifslot_release(pin_root, ifindex);
+	return r && r != -ENOENT ? r : n;
 }
 
 /* ---- labels in outputs ---- */

@@ -211,9 +211,9 @@ int ft_ct_labels_kv(const struct ft_ct_labels *l, char *buf, size_t len);
 bool ft_ct_name_selected(const char *name, const char *include, const char *exclude);
 
 /*
- * Removes what the datapath kept for a vanished interface: its ft_ifstats
- * entries, flows and TCP handshakes, and its kernel-drop counters in this
- * namespace. Returns the number of entries removed or a negative errno. A
+ * Removes what the datapath kept for a vanished interface: its counters
+ * (ft_ifstats entries and its array slot), flows and TCP handshakes, and its
+ * kernel-drop counters in this namespace. Returns the number of entries removed or a negative errno. A
  * collector drains the flows first.
  */
 int ft_ct_forget(const char *pin_root, int ifindex);
