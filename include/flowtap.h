@@ -210,7 +210,7 @@ _Static_assert(sizeof(struct ft_drop_key) == 12, "ft_drop_key layout");
 enum ft_http_flags {
 	FT_HTTP_F_TRUNCATED = 1 << 0, /* path cut by segment end or FT_HTTP_PATH_MAX */
 	FT_HTTP_F_REDACTED = 1 << 1,  /* a query string was removed */
-	FT_HTTP_F_NO_VERSION = 1 << 2, /* no " HTTP/1.x" after the path */
+	FT_HTTP_F_NO_VERSION = 1 << 2, /* the line ended right after the target (HTTP/0.9 style) */
 };
 
 /* One sampled HTTP request line, sent through ft_http_rb. */

@@ -344,7 +344,11 @@ FT_UNROLL
 	if (proto == bpf_htons(ETH_P_IPV6))
 		return ft_parse_ipv6(p, data, pos, frame_left, data_end);
 	if (proto == bpf_htons(ETH_P_ARP)) {
-		if ((const void *)(pos + sizeof(struct ft_arp_hdr)) > data_end)
+		const struct ft_arp_hdr *ah = (const void *)pos;
+
+		/* Complete means with both address pairs, not just the fixed part. */
+		if ((const void *)(ah + 1) > data_end ||
+		    (const void *)(pos + sizeof(*ah) + 2 * (ah->hlen + ah->plen)) > data_end)
 			return ft_malformed(p, FT_MAL_ARP_TRUNCATED);
 		p->classes |= FT_BIT(FT_CLASS_ARP);
 		return;
