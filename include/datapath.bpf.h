@@ -15,7 +15,6 @@
 #include "frame.bpf.h"
 #include "tcp.bpf.h"
 
-
 /* Runtime knobs, set by the loader through the skeleton before load. */
 const volatile __u32 ft_http_sample_rate = 1; /* 1 in N; 0 disables samples */
 const volatile __u8 ft_http_keep_query = 0;
@@ -25,7 +24,6 @@ const volatile __u8 ft_tcp_health = 1;
 /* Inserted when an interface appears before userspace created its entry. */
 static const struct ft_if_stats ft_zero_stats;
 
-
 /*
  * Counters of an attached interface live in a per-CPU array slot that
  * userspace claimed for it at attach time (ft_ifslot[ifindex % slots] ==
@@ -34,7 +32,7 @@ static const struct ft_if_stats ft_zero_stats;
  */
 static __always_inline struct ft_if_stats *ft_if_stats_get(__u32 ifindex, __u8 dir)
 {
-	struct ft_if_key k = { .ifindex = ifindex, .dir = dir };
+	struct ft_if_key k = {.ifindex = ifindex, .dir = dir};
 	__u32 slot = ifindex & (FT_IFSLOTS - 1), idx;
 	struct ft_if_stats *st;
 	__u32 *owner;
@@ -126,12 +124,12 @@ static __always_inline void ft_flow_account(const struct ft_frame *f, struct ft_
 		m = ft_tcp_handshake(f, pp, st, v ? v->packets : 0);
 	if (!v) {
 		nv = (struct ft_flow_val){
-			.packets = f->segs,
-			.bytes = f->len,
-			.first_ns = f->now,
-			.last_ns = f->now,
-			.http_requests = http,
-			.tcp_flags = pp->tcp_flags,
+		    .packets = f->segs,
+		    .bytes = f->len,
+		    .first_ns = f->now,
+		    .last_ns = f->now,
+		    .http_requests = http,
+		    .tcp_flags = pp->tcp_flags,
 		};
 		if (tcp && ft_tcp_health)
 			ft_tcp_segment(&nv, pp, st, &m);
@@ -198,7 +196,7 @@ static __always_inline __u32 ft_handle(struct ft_frame *f)
 		}
 	}
 
-FT_UNROLL
+	FT_UNROLL
 	for (c = 0; c < FT_CLASS_MAX; c++)
 		if (pp.classes & FT_BIT(c))
 			ft_count(&st->cls[c], f);
@@ -239,9 +237,9 @@ capture:
 #define FT_TAIL_CALL_CAPTURES(ctx, prog_array, mask, first)                                        \
 	do {                                                                                       \
 		int __i;                                                                           \
-		FT_UNROLL for (__i = (first); __i < FT_CAPTURE_SLOTS; __i++) if ((mask) &  \
-											 (1U << __i)) \
-			bpf_tail_call((ctx), &(prog_array), __i);                                  \
+		FT_UNROLL for (__i = (first); __i < FT_CAPTURE_SLOTS;                              \
+			       __i++) if ((mask) & (1U << __i))                                    \
+		    bpf_tail_call((ctx), &(prog_array), __i);                                      \
 	} while (0)
 
 #endif /* FT_DATAPATH_BPF_H */

@@ -12,16 +12,16 @@
 #define FT_PIN_ROOT "/sys/fs/bpf/flowtap"
 
 /* Bounds the datapath relies on; changing one changes map layouts. */
-#define FT_MAX_IFACE_KEYS	4096
-#define FT_IFSLOTS		256 /* interfaces with array-backed counters; a power of 2 */
-#define FT_DEFAULT_FLOWS	65536
-#define FT_IPV6_EXT_MAX		8
-#define FT_MAX_VLAN_TAGS	2
-#define FT_HTTP_PATH_MAX	128
-#define FT_CAPTURE_SLOTS	16
-#define FT_TCP_HS_ENTRIES	16384 /* handshakes in progress */
-#define FT_HS_BUCKETS		24    /* log2 microsecond buckets: <1us .. >=8s */
-#define FT_DROP_KEYS		4096
+#define FT_MAX_IFACE_KEYS 4096
+#define FT_IFSLOTS	  256 /* interfaces with array-backed counters; a power of 2 */
+#define FT_DEFAULT_FLOWS  65536
+#define FT_IPV6_EXT_MAX	  8
+#define FT_MAX_VLAN_TAGS  2
+#define FT_HTTP_PATH_MAX  128
+#define FT_CAPTURE_SLOTS  16
+#define FT_TCP_HS_ENTRIES 16384 /* handshakes in progress */
+#define FT_HS_BUCKETS	  24	/* log2 microsecond buckets: <1us .. >=8s */
+#define FT_DROP_KEYS	  4096
 
 enum ft_direction {
 	FT_DIR_INGRESS = 0,
@@ -126,7 +126,7 @@ struct ft_if_stats {
 };
 /* Userspace sums this struct word by word: every field must be a __u64. */
 _Static_assert(sizeof(struct ft_if_stats) ==
-		       16 * (FT_CLASS_MAX + FT_MAL_MAX + FT_HTTP_MAX) + 8 * (4 + 2 + FT_HS_BUCKETS + 5),
+		   16 * (FT_CLASS_MAX + FT_MAL_MAX + FT_HTTP_MAX) + 8 * (4 + 2 + FT_HS_BUCKETS + 5),
 	       "ft_if_stats layout");
 
 enum ft_family {
@@ -171,7 +171,8 @@ struct ft_flow_val {
 	__u32 next_seq;
 	__u32 retransmits;
 	__u32 resets;
-	__u32 handshake_us; /* SYN to SYN-ACK (or to the final ACK when the SYN-ACK is not seen here) */
+	__u32 handshake_us; /* SYN to SYN-ACK (or to the final ACK when the SYN-ACK is not seen
+			       here) */
 	__u32 rtt_us;	    /* the handshake leg that crossed the network from here */
 	__u32 pad2;
 };
@@ -208,8 +209,8 @@ struct ft_drop_key {
 _Static_assert(sizeof(struct ft_drop_key) == 12, "ft_drop_key layout");
 
 enum ft_http_flags {
-	FT_HTTP_F_TRUNCATED = 1 << 0, /* path cut by segment end or FT_HTTP_PATH_MAX */
-	FT_HTTP_F_REDACTED = 1 << 1,  /* a query string was removed */
+	FT_HTTP_F_TRUNCATED = 1 << 0,  /* path cut by segment end or FT_HTTP_PATH_MAX */
+	FT_HTTP_F_REDACTED = 1 << 1,   /* a query string was removed */
 	FT_HTTP_F_NO_VERSION = 1 << 2, /* the line ended right after the target (HTTP/0.9 style) */
 };
 

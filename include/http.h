@@ -19,7 +19,7 @@ static __always_inline int ft_http_tok(const __u8 *p, const void *end, __u32 ava
 	/* The token, its space and one byte of target must all be there. */
 	if (avail < n + 1 || (const void *)(p + n + 1) > end)
 		return 0;
-FT_UNROLL
+	FT_UNROLL
 	for (i = 0; i < n; i++)
 		if (p[i] != (__u8)tok[i])
 			return 0;

@@ -53,14 +53,14 @@ struct ft_ipv6_frag_hdr {
 /* Parse result. key.ifindex and key.dir are left to the caller. */
 struct ft_parsed {
 	struct ft_flow_key key;
-	__u32 payload_off;   /* TCP payload offset from data, 0 if none */
-	__u32 payload_len;   /* by the IP lengths; may extend past data_end */
-	__u32 classes;	     /* bitmask of 1 << enum ft_class */
-	__u32 tcp_seq;	     /* host order */
-	__u8 reason;	     /* enum ft_malformed_reason */
+	__u32 payload_off; /* TCP payload offset from data, 0 if none */
+	__u32 payload_len; /* by the IP lengths; may extend past data_end */
+	__u32 classes;	   /* bitmask of 1 << enum ft_class */
+	__u32 tcp_seq;	   /* host order */
+	__u8 reason;	   /* enum ft_malformed_reason */
 	__u8 tcp_flags;
 	__u8 nvlan;
-	__u8 http_method;      /* enum ft_http_method, from the linear bytes */
+	__u8 http_method;	/* enum ft_http_method, from the linear bytes */
 	__u8 payload_nonlinear; /* too few payload bytes linear to decide http */
 };
 
@@ -319,7 +319,7 @@ static __always_inline void ft_parse(const struct ft_parse_in *in, struct ft_par
 		p->nvlan = 1;
 	}
 
-FT_UNROLL
+	FT_UNROLL
 	for (i = 0; i < FT_MAX_VLAN_TAGS; i++) {
 		const struct ft_vlan_hdr *vh = (const void *)pos;
 

@@ -96,10 +96,10 @@ static __always_inline void ft_tcp_syn(const struct ft_frame *f, struct ft_if_st
 				       __u8 a_to_b, __u64 now)
 {
 	struct ft_tcp_hs n = {
-		.syn_ns = now,
-		.client_is_a = a_to_b,
-		.syn_dir = f->dir,
-		.syns = 1,
+	    .syn_ns = now,
+	    .client_is_a = a_to_b,
+	    .syn_dir = f->dir,
+	    .syns = 1,
 	};
 	long err;
 

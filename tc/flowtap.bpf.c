@@ -9,8 +9,8 @@ __noinline int ft_http_emit_tc(struct __sk_buff *skb, __u32 off, __u32 n);
 #include "parse.h"
 __noinline int ft_parse_tc(struct __sk_buff *skb, struct ft_parsed *p);
 __noinline int ft_http_detect_tc(struct __sk_buff *skb, __u32 off, __u32 n);
-#define FT_PARSE(ctx, p) ft_parse_tc(ctx, p)
-#define FT_HTTP_EMIT(ctx, off, n) ft_http_emit_tc(ctx, off, n)
+#define FT_PARSE(ctx, p)	    ft_parse_tc(ctx, p)
+#define FT_HTTP_EMIT(ctx, off, n)   ft_http_emit_tc(ctx, off, n)
 #define FT_HTTP_DETECT(ctx, off, n) ft_http_detect_tc(ctx, off, n)
 #include "datapath.bpf.h"
 
@@ -26,11 +26,11 @@ struct {
 __noinline int ft_parse_tc(struct __sk_buff *skb, struct ft_parsed *p)
 {
 	struct ft_parse_in in = {
-		.data = (void *)(long)skb->data,
-		.data_end = (void *)(long)skb->data_end,
-		.pkt_len = skb->len,
-		.hw_vlan_present = skb->vlan_present,
-		.hw_vlan_tci = skb->vlan_tci,
+	    .data = (void *)(long)skb->data,
+	    .data_end = (void *)(long)skb->data_end,
+	    .pkt_len = skb->len,
+	    .hw_vlan_present = skb->vlan_present,
+	    .hw_vlan_tci = skb->vlan_tci,
 	};
 
 	if (!p)
@@ -82,12 +82,12 @@ static __always_inline int ft_tc(struct __sk_buff *skb, __u8 dir)
 {
 	/* tcpdump shows an accelerated tag in the frame; count its 4 bytes. */
 	struct ft_frame f = {
-		.ctx = skb,
-		.ifindex = skb->ifindex,
-		.len = skb->len + (skb->vlan_present ? 4 : 0),
-		.segs = skb->gso_segs ? skb->gso_segs : 1,
-		.dir = dir,
-		.is_tc = 1,
+	    .ctx = skb,
+	    .ifindex = skb->ifindex,
+	    .len = skb->len + (skb->vlan_present ? 4 : 0),
+	    .segs = skb->gso_segs ? skb->gso_segs : 1,
+	    .dir = dir,
+	    .is_tc = 1,
 	};
 	__u32 mask = ft_handle(&f);
 

@@ -15,7 +15,7 @@ int ft_cmd_capture(int argc, char **argv) __attribute__((weak));
 int ft_cmd_run(int argc, char **argv) __attribute__((weak));
 
 static const struct ft_cmd *const commands[] = {
-	&ft_cmd_attach, &ft_cmd_detach, &ft_cmd_status, &ft_cmd_stats, &ft_cmd_flows, &ft_cmd_http,
+    &ft_cmd_attach, &ft_cmd_detach, &ft_cmd_status, &ft_cmd_stats, &ft_cmd_flows, &ft_cmd_http,
 };
 
 static const struct {
@@ -23,9 +23,9 @@ static const struct {
 	ft_raw_cmd_fn fn;
 	const char *summary;
 } raw_commands[] = {
-	{ "run", ft_cmd_run, "attach, collect flows and report them periodically" },
-	{ "capture", ft_cmd_capture,
-	  "capture packets matching a tcpdump expression, filtered in the kernel" },
+    {"run", ft_cmd_run, "attach, collect flows and report them periodically"},
+    {"capture", ft_cmd_capture,
+     "capture packets matching a tcpdump expression, filtered in the kernel"},
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -40,7 +40,7 @@ static void ft_on_signal(int sig)
 
 void ft_signals_init(void)
 {
-	struct sigaction sa = { .sa_handler = ft_on_signal };
+	struct sigaction sa = {.sa_handler = ft_on_signal};
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -79,7 +79,8 @@ static void ft_usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: flowtap COMMAND [options]   (flowtap COMMAND --help for its options)\n\n");
+	fprintf(f,
+		"usage: flowtap COMMAND [options]   (flowtap COMMAND --help for its options)\n\n");
 	for (i = 0; i < ARRAY_SIZE(raw_commands); i++)
 		fprintf(f, "  %-9s %s\n", raw_commands[i].name, raw_commands[i].summary);
 	for (i = 0; i < ARRAY_SIZE(commands); i++)

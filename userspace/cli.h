@@ -8,8 +8,8 @@
 #include "opts.h"
 
 /* Subcommands, each in its own file; listed once in cli.c. */
-extern const struct ft_cmd ft_cmd_attach, ft_cmd_detach, ft_cmd_status, ft_cmd_stats,
-	ft_cmd_flows, ft_cmd_http;
+extern const struct ft_cmd ft_cmd_attach, ft_cmd_detach, ft_cmd_status, ft_cmd_stats, ft_cmd_flows,
+    ft_cmd_http;
 
 int ft_main(int argc, char **argv);
 

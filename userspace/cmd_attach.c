@@ -16,7 +16,7 @@ struct attach_cfg {
 	bool keep_query;
 };
 
-static const char *const xdp_modes[] = { "auto", "native", "skb", NULL };
+static const char *const xdp_modes[] = {"auto", "native", "skb", NULL};
 
 /* Knob options shared by every command that may load the datapath. */
 int ft_knobs_from_opts(const char *cmd, unsigned long flows, const char *sample_rate,
@@ -41,7 +41,7 @@ int ft_knobs_from_opts(const char *cmd, unsigned long flows, const char *sample_
 static int attach_run(void *p, int argc, char **argv)
 {
 	struct attach_cfg *c = p;
-	struct ft_attach_opts o = { .mode = c->mode };
+	struct ft_attach_opts o = {.mode = c->mode};
 	struct ft_knobs k;
 	struct ft_iface ifc;
 	int err;
@@ -67,30 +67,30 @@ static int attach_run(void *p, int argc, char **argv)
 }
 
 static const struct ft_opt attach_opts[] = {
-	{ "xdp", 0, FT_OPT_FLAG, offsetof(struct attach_cfg, xdp), NULL,
-	  "attach XDP (default for physical NICs)" },
-	{ "tc", 0, FT_OPT_FLAG, offsetof(struct attach_cfg, tc), NULL,
-	  "attach TC clsact ingress+egress (default for veths and virtual devices)" },
-	{ "mode", 0, FT_OPT_CHOICE, offsetof(struct attach_cfg, mode), "native|skb|auto",
-	  "XDP mode (default auto)", xdp_modes },
-	{ "flow-table-size", 0, FT_OPT_UINT, offsetof(struct attach_cfg, flows), "N",
-	  "flow table entries when first loaded (default 65536)", NULL, 1UL << 26 },
-	{ "http-sample-rate", 0, FT_OPT_STRING, offsetof(struct attach_cfg, sample_rate), "N",
-	  "sample 1 in N HTTP requests, 0 for none (default 1)" },
-	{ "http-keep-query", 0, FT_OPT_FLAG, offsetof(struct attach_cfg, keep_query), NULL,
-	  "keep query strings in HTTP samples (default: removed)" },
-	FT_OPT_END,
+    {"xdp", 0, FT_OPT_FLAG, offsetof(struct attach_cfg, xdp), NULL,
+     "attach XDP (default for physical NICs)"},
+    {"tc", 0, FT_OPT_FLAG, offsetof(struct attach_cfg, tc), NULL,
+     "attach TC clsact ingress+egress (default for veths and virtual devices)"},
+    {"mode", 0, FT_OPT_CHOICE, offsetof(struct attach_cfg, mode), "native|skb|auto",
+     "XDP mode (default auto)", xdp_modes},
+    {"flow-table-size", 0, FT_OPT_UINT, offsetof(struct attach_cfg, flows), "N",
+     "flow table entries when first loaded (default 65536)", NULL, 1UL << 26},
+    {"http-sample-rate", 0, FT_OPT_STRING, offsetof(struct attach_cfg, sample_rate), "N",
+     "sample 1 in N HTTP requests, 0 for none (default 1)"},
+    {"http-keep-query", 0, FT_OPT_FLAG, offsetof(struct attach_cfg, keep_query), NULL,
+     "keep query strings in HTTP samples (default: removed)"},
+    FT_OPT_END,
 };
 
 const struct ft_cmd ft_cmd_attach = {
-	.name = "attach",
-	.args = "IFACE",
-	.summary = "attach the datapath to an interface",
-	.opts = attach_opts,
-	.cfg_size = sizeof(struct attach_cfg),
-	.min_args = 1,
-	.max_args = 1,
-	.run = attach_run,
+    .name = "attach",
+    .args = "IFACE",
+    .summary = "attach the datapath to an interface",
+    .opts = attach_opts,
+    .cfg_size = sizeof(struct attach_cfg),
+    .min_args = 1,
+    .max_args = 1,
+    .run = attach_run,
 };
 
 struct detach_cfg {
@@ -124,20 +124,20 @@ static int detach_run(void *p, int argc, char **argv)
 }
 
 static const struct ft_opt detach_opts[] = {
-	{ "all", 'a', FT_OPT_FLAG, offsetof(struct detach_cfg, all), NULL,
-	  "detach from every interface and remove all pinned state" },
-	FT_OPT_END,
+    {"all", 'a', FT_OPT_FLAG, offsetof(struct detach_cfg, all), NULL,
+     "detach from every interface and remove all pinned state"},
+    FT_OPT_END,
 };
 
 const struct ft_cmd ft_cmd_detach = {
-	.name = "detach",
-	.args = "IFACE|--all",
-	.summary = "detach the datapath from an interface, or from all",
-	.opts = detach_opts,
-	.cfg_size = sizeof(struct detach_cfg),
-	.min_args = 0,
-	.max_args = 1,
-	.run = detach_run,
+    .name = "detach",
+    .args = "IFACE|--all",
+    .summary = "detach the datapath from an interface, or from all",
+    .opts = detach_opts,
+    .cfg_size = sizeof(struct detach_cfg),
+    .min_args = 0,
+    .max_args = 1,
+    .run = detach_run,
 };
 
 struct status_cfg {
@@ -171,14 +171,13 @@ static int status_run(void *p, int argc, char **argv)
 
 			json_object_object_add(o, "iface", json_object_new_string(list[i].ifname));
 			json_object_object_add(o, "ifindex", json_object_new_int(list[i].ifindex));
-			json_object_object_add(o, "hook",
-					       json_object_new_string(list[i].hook == FT_HOOK_TC
-									      ? "tc"
-									      : "xdp"));
+			json_object_object_add(
+			    o, "hook",
+			    json_object_new_string(list[i].hook == FT_HOOK_TC ? "tc" : "xdp"));
 			if (list[i].hook == FT_HOOK_XDP)
-				json_object_object_add(o, "mode",
-						       json_object_new_string(list[i].mode == FT_XDP_SKB
-										      ? "skb"
+				json_object_object_add(
+				    o, "mode",
+				    json_object_new_string(list[i].mode == FT_XDP_SKB ? "skb"
 										      : "native"));
 			json_object_array_add(ids, json_object_new_int64(list[i].prog_id[0]));
 			if (list[i].hook == FT_HOOK_TC)
@@ -207,15 +206,15 @@ static int status_run(void *p, int argc, char **argv)
 }
 
 static const struct ft_opt status_opts[] = {
-	{ "json", 'j', FT_OPT_FLAG, offsetof(struct status_cfg, json), NULL, "JSON output" },
-	FT_OPT_END,
+    {"json", 'j', FT_OPT_FLAG, offsetof(struct status_cfg, json), NULL, "JSON output"},
+    FT_OPT_END,
 };
 
 const struct ft_cmd ft_cmd_status = {
-	.name = "status",
-	.summary = "show where flowtap is attached",
-	.opts = status_opts,
-	.cfg_size = sizeof(struct status_cfg),
-	.max_args = 0,
-	.run = status_run,
+    .name = "status",
+    .summary = "show where flowtap is attached",
+    .opts = status_opts,
+    .cfg_size = sizeof(struct status_cfg),
+    .max_args = 0,
+    .run = status_run,
 };

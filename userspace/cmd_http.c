@@ -31,14 +31,17 @@ json_object *ft_http_json(const struct ft_http_event *e)
 	json_object_object_add(o, "direction", json_object_new_string(ft_dir_name(e->dir)));
 	json_object_object_add(o, "vlan", json_object_new_int(e->vlan));
 	json_object_object_add(o, "family", json_object_new_int(e->family));
-	json_object_object_add(o, "src",
-			       json_object_new_string(ft_addr_str(e->family, e->src, buf, sizeof(buf))));
+	json_object_object_add(
+	    o, "src", json_object_new_string(ft_addr_str(e->family, e->src, buf, sizeof(buf))));
 	json_object_object_add(o, "sport", json_object_new_int(e->sport));
-	json_object_object_add(o, "dst",
-			       json_object_new_string(ft_addr_str(e->family, e->dst, buf, sizeof(buf))));
+	json_object_object_add(
+	    o, "dst", json_object_new_string(ft_addr_str(e->family, e->dst, buf, sizeof(buf))));
 	json_object_object_add(o, "dport", json_object_new_int(e->dport));
 	json_object_object_add(o, "method", json_object_new_string(ft_method_name(e->method)));
-	json_object_object_add(o, "path", json_object_new_string_len(e->path, e->path_len < FT_HTTP_PATH_MAX ? e->path_len : FT_HTTP_PATH_MAX));
+	json_object_object_add(o, "path",
+			       json_object_new_string_len(e->path, e->path_len < FT_HTTP_PATH_MAX
+								       ? e->path_len
+								       : FT_HTTP_PATH_MAX));
 	json_object_object_add(o, "truncated",
 			       json_object_new_boolean(e->flags & FT_HTTP_F_TRUNCATED));
 	json_object_object_add(o, "query_redacted",
@@ -143,19 +146,19 @@ out:
 }
 
 static const struct ft_opt http_opts[] = {
-	{ "json", 'j', FT_OPT_FLAG, offsetof(struct http_cfg, json), NULL, "JSON lines" },
-	{ "interface", 'i', FT_OPT_IFACE, offsetof(struct http_cfg, ifaces), "IFACE",
-	  "only this interface (repeatable)" },
-	{ "count", 'c', FT_OPT_UINT, offsetof(struct http_cfg, count), "COUNT",
-	  "exit after COUNT samples" },
-	FT_OPT_END,
+    {"json", 'j', FT_OPT_FLAG, offsetof(struct http_cfg, json), NULL, "JSON lines"},
+    {"interface", 'i', FT_OPT_IFACE, offsetof(struct http_cfg, ifaces), "IFACE",
+     "only this interface (repeatable)"},
+    {"count", 'c', FT_OPT_UINT, offsetof(struct http_cfg, count), "COUNT",
+     "exit after COUNT samples"},
+    FT_OPT_END,
 };
 
 const struct ft_cmd ft_cmd_http = {
-	.name = "http",
-	.summary = "print HTTP request samples live until Ctrl-C or COUNT",
-	.opts = http_opts,
-	.cfg_size = sizeof(struct http_cfg),
-	.max_args = 0,
-	.run = http_run,
+    .name = "http",
+    .summary = "print HTTP request samples live until Ctrl-C or COUNT",
+    .opts = http_opts,
+    .cfg_size = sizeof(struct http_cfg),
+    .max_args = 0,
+    .run = http_run,
 };

@@ -209,12 +209,14 @@ static void stats_drops(const struct stats_cfg *c, json_object *arr)
 			json_object *o = json_object_new_object();
 
 			json_object_object_add(o, "iface", json_object_new_string(iface));
-			json_object_object_add(o, "ifindex", json_object_new_int64(d[i].key.ifindex));
+			json_object_object_add(o, "ifindex",
+					       json_object_new_int64(d[i].key.ifindex));
 			json_object_object_add(o, "netns", json_object_new_int64(d[i].key.netns));
 			json_object_object_add(o, "class", json_object_new_string("kernel_drop"));
 			json_object_object_add(o, "reason", json_object_new_string(reason));
 			json_object_object_add(o, "l3", json_object_new_string(l3));
-			json_object_object_add(o, "packets", json_object_new_uint64(d[i].c.packets));
+			json_object_object_add(o, "packets",
+					       json_object_new_uint64(d[i].c.packets));
 			json_object_object_add(o, "bytes", json_object_new_uint64(d[i].c.bytes));
 			json_object_array_add(arr, o);
 		} else {
@@ -265,19 +267,19 @@ static int stats_run(void *p, int argc, char **argv)
 }
 
 static const struct ft_opt stats_opts[] = {
-	{ "json", 'j', FT_OPT_FLAG, offsetof(struct stats_cfg, json), NULL, "JSON output" },
-	{ "interface", 'i', FT_OPT_IFACE, offsetof(struct stats_cfg, ifaces), "IFACE",
-	  "only this interface (repeatable)" },
-	FT_OPT_END,
+    {"json", 'j', FT_OPT_FLAG, offsetof(struct stats_cfg, json), NULL, "JSON output"},
+    {"interface", 'i', FT_OPT_IFACE, offsetof(struct stats_cfg, ifaces), "IFACE",
+     "only this interface (repeatable)"},
+    FT_OPT_END,
 };
 
 const struct ft_cmd ft_cmd_stats = {
-	.name = "stats",
-	.summary = "show packet and byte counters per interface, direction and class",
-	.opts = stats_opts,
-	.cfg_size = sizeof(struct stats_cfg),
-	.max_args = 0,
-	.run = stats_run,
+    .name = "stats",
+    .summary = "show packet and byte counters per interface, direction and class",
+    .opts = stats_opts,
+    .cfg_size = sizeof(struct stats_cfg),
+    .max_args = 0,
+    .run = stats_run,
 };
 
 struct flows_cfg {
@@ -287,7 +289,7 @@ struct flows_cfg {
 	unsigned long limit;
 };
 
-static const char *const sort_keys[] = { "bytes", "packets", NULL };
+static const char *const sort_keys[] = {"bytes", "packets", NULL};
 static int flows_sort_key;
 
 static int cmp_flows(const void *a, const void *b)
@@ -313,18 +315,21 @@ json_object *ft_flow_json(const struct ft_flow *f)
 	json_object_object_add(o, "family", json_object_new_int(k->family));
 	json_object_object_add(o, "proto",
 			       json_object_new_string(ft_proto_name(k->proto, pbuf, sizeof(pbuf))));
-	json_object_object_add(o, "src",
-			       json_object_new_string(ft_addr_str(k->family, k->src, buf, sizeof(buf))));
-	json_object_object_add(o, "dst",
-			       json_object_new_string(ft_addr_str(k->family, k->dst, buf, sizeof(buf))));
+	json_object_object_add(
+	    o, "src", json_object_new_string(ft_addr_str(k->family, k->src, buf, sizeof(buf))));
+	json_object_object_add(
+	    o, "dst", json_object_new_string(ft_addr_str(k->family, k->dst, buf, sizeof(buf))));
 	json_object_object_add(o, icmp ? "type" : "sport", json_object_new_int(k->sport));
 	json_object_object_add(o, icmp ? "code" : "dport", json_object_new_int(k->dport));
 	json_object_object_add(o, "packets", json_object_new_uint64(f->v.packets));
 	json_object_object_add(o, "bytes", json_object_new_uint64(f->v.bytes));
-	json_object_object_add(o, "first_seen", json_object_new_double(ft_mono_to_epoch(f->v.first_ns)));
-	json_object_object_add(o, "last_seen", json_object_new_double(ft_mono_to_epoch(f->v.last_ns)));
-	json_object_object_add(o, "tcp_flags",
-			       json_object_new_string(ft_tcp_flags_str(f->v.tcp_flags, buf, sizeof(buf))));
+	json_object_object_add(o, "first_seen",
+			       json_object_new_double(ft_mono_to_epoch(f->v.first_ns)));
+	json_object_object_add(o, "last_seen",
+			       json_object_new_double(ft_mono_to_epoch(f->v.last_ns)));
+	json_object_object_add(
+	    o, "tcp_flags",
+	    json_object_new_string(ft_tcp_flags_str(f->v.tcp_flags, buf, sizeof(buf))));
 	json_object_object_add(o, "http_requests", json_object_new_int64(f->v.http_requests));
 	if (k->proto == IPPROTO_TCP) {
 		json_object_object_add(o, "retransmits", json_object_new_int64(f->v.retransmits));
@@ -347,11 +352,12 @@ static void flow_text(const struct ft_flow *f)
 
 	ft_addr_str(k->family, k->src, src, sizeof(src));
 	ft_addr_str(k->family, k->dst, dst, sizeof(dst));
-	printf("%-12s %-7s %-6s %s%s%s%s%u -> %s%s%s%s%u %10llu %12llu %s", ft_ifname(k->ifindex, name),
-	       ft_dir_name(k->dir), ft_proto_name(k->proto, pbuf, sizeof(pbuf)), v6 ? "[" : "", src,
-	       v6 ? "]" : "", ft_is_icmp(k->family, k->proto) ? " type " : ":", k->sport,
-	       v6 ? "[" : "", dst, v6 ? "]" : "", ft_is_icmp(k->family, k->proto) ? " code " : ":",
-	       k->dport, f->v.packets, f->v.bytes, ft_tcp_flags_str(f->v.tcp_flags, fl, sizeof(fl)));
+	printf("%-12s %-7s %-6s %s%s%s%s%u -> %s%s%s%s%u %10llu %12llu %s",
+	       ft_ifname(k->ifindex, name), ft_dir_name(k->dir),
+	       ft_proto_name(k->proto, pbuf, sizeof(pbuf)), v6 ? "[" : "", src, v6 ? "]" : "",
+	       ft_is_icmp(k->family, k->proto) ? " type " : ":", k->sport, v6 ? "[" : "", dst,
+	       v6 ? "]" : "", ft_is_icmp(k->family, k->proto) ? " code " : ":", k->dport,
+	       f->v.packets, f->v.bytes, ft_tcp_flags_str(f->v.tcp_flags, fl, sizeof(fl)));
 	if (k->vlan)
 		printf(" vlan=%u", k->vlan);
 	if (f->v.http_requests)
@@ -385,7 +391,8 @@ static int flows_run(void *p, int argc, char **argv)
 		if (c->json) {
 			json_object *o = ft_flow_json(&f[i]);
 
-			printf("%s%s", shown ? "," : "", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			printf("%s%s", shown ? "," : "",
+			       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 			json_object_put(o);
 		} else {
 			flow_text(&f[i]);
@@ -399,21 +406,20 @@ static int flows_run(void *p, int argc, char **argv)
 }
 
 static const struct ft_opt flows_opts[] = {
-	{ "json", 'j', FT_OPT_FLAG, offsetof(struct flows_cfg, json), NULL, "JSON output" },
-	{ "interface", 'i', FT_OPT_IFACE, offsetof(struct flows_cfg, ifaces), "IFACE",
-	  "only this interface (repeatable)" },
-	{ "sort", 0, FT_OPT_CHOICE, offsetof(struct flows_cfg, sort), "bytes|packets",
-	  "order, largest first (default bytes)", sort_keys },
-	{ "limit", 'n', FT_OPT_UINT, offsetof(struct flows_cfg, limit), "N",
-	  "show at most N flows" },
-	FT_OPT_END,
+    {"json", 'j', FT_OPT_FLAG, offsetof(struct flows_cfg, json), NULL, "JSON output"},
+    {"interface", 'i', FT_OPT_IFACE, offsetof(struct flows_cfg, ifaces), "IFACE",
+     "only this interface (repeatable)"},
+    {"sort", 0, FT_OPT_CHOICE, offsetof(struct flows_cfg, sort), "bytes|packets",
+     "order, largest first (default bytes)", sort_keys},
+    {"limit", 'n', FT_OPT_UINT, offsetof(struct flows_cfg, limit), "N", "show at most N flows"},
+    FT_OPT_END,
 };
 
 const struct ft_cmd ft_cmd_flows = {
-	.name = "flows",
-	.summary = "show the flow table",
-	.opts = flows_opts,
-	.cfg_size = sizeof(struct flows_cfg),
-	.max_args = 0,
-	.run = flows_run,
+    .name = "flows",
+    .summary = "show the flow table",
+    .opts = flows_opts,
+    .cfg_size = sizeof(struct flows_cfg),
+    .max_args = 0,
+    .run = flows_run,
 };

@@ -31,9 +31,9 @@
 #define FT_TC_PRIO   1
 
 static const char *const prog_pin_names[FT_PROG_MAX] = {
-	[FT_PROG_XDP] = "xdp",
-	[FT_PROG_TC_INGRESS] = "tc_ingress",
-	[FT_PROG_TC_EGRESS] = "tc_egress",
+    [FT_PROG_XDP] = "xdp",
+    [FT_PROG_TC_INGRESS] = "tc_ingress",
+    [FT_PROG_TC_EGRESS] = "tc_egress",
 };
 
 void ft_knobs_default(struct ft_knobs *k)
@@ -124,8 +124,8 @@ static void ft_drops_load(const char *root)
 		goto fail;
 	vmlinux = btf__load_vmlinux_btf();
 	d->rodata->ft_has_reason =
-		!libbpf_get_error(vmlinux) &&
-		btf__find_by_name_kind(vmlinux, "skb_drop_reason", BTF_KIND_ENUM) >= 0;
+	    !libbpf_get_error(vmlinux) &&
+	    btf__find_by_name_kind(vmlinux, "skb_drop_reason", BTF_KIND_ENUM) >= 0;
 	btf__free(libbpf_get_error(vmlinux) ? NULL : vmlinux);
 	if (flowtap_drops__load(d))
 		goto fail;
@@ -293,9 +293,9 @@ static int ft_attach_xdp(const char *root, const struct ft_knobs *k, int ifindex
 			 enum ft_xdp_mode mode)
 {
 	static const enum xdp_attach_mode modes[] = {
-		[FT_XDP_AUTO] = XDP_MODE_UNSPEC,
-		[FT_XDP_NATIVE] = XDP_MODE_NATIVE,
-		[FT_XDP_SKB] = XDP_MODE_SKB,
+	    [FT_XDP_AUTO] = XDP_MODE_UNSPEC,
+	    [FT_XDP_NATIVE] = XDP_MODE_NATIVE,
+	    [FT_XDP_SKB] = XDP_MODE_SKB,
 	};
 	struct xdp_multiprog *mp = ft_xdp_get(ifindex);
 	struct xdp_program *prog;
@@ -347,8 +347,8 @@ static int ft_tc_query(int ifindex, enum bpf_tc_attach_point where, __u32 *prog_
  * goes too, so detach leaves the interface as it found it. */
 static int ft_tc_filters_left(int ifindex)
 {
-	static const __u32 parents[] = { TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
-					 TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS) };
+	static const __u32 parents[] = {TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
+					TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)};
 	struct nl_sock *sk = nl_socket_alloc();
 	int left = 0;
 	size_t i;
@@ -373,7 +373,7 @@ static int ft_tc_filters_left(int ifindex)
 
 static int ft_detach_tc(int ifindex)
 {
-	static const enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+	static const enum bpf_tc_attach_point points[] = {BPF_TC_INGRESS, BPF_TC_EGRESS};
 	int found = 0;
 	size_t i;
 
@@ -397,8 +397,8 @@ static int ft_detach_tc(int ifindex)
 
 static int ft_attach_tc(const char *root, const struct ft_knobs *k, int ifindex)
 {
-	static const enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
-	static const enum ft_prog_kind kinds[] = { FT_PROG_TC_INGRESS, FT_PROG_TC_EGRESS };
+	static const enum bpf_tc_attach_point points[] = {BPF_TC_INGRESS, BPF_TC_EGRESS};
+	static const enum ft_prog_kind kinds[] = {FT_PROG_TC_INGRESS, FT_PROG_TC_EGRESS};
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	char name[IF_NAMESIZE] = "?";
 	bool created = false;
@@ -495,7 +495,8 @@ int ft_detach(int ifindex)
 		if (p && xdp_multiprog__is_legacy(mp))
 			found += !xdp_multiprog__detach(mp);
 		else if (p)
-			found += !xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
+			found +=
+			    !xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
 		xdp_multiprog__close(mp);
 	}
 	found += ft_detach_tc(ifindex);

@@ -15,7 +15,7 @@
 
 /* Knobs applied when the datapath is first loaded (rodata, map sizes). */
 struct ft_knobs {
-	__u32 flow_table_size; /* entries of ft_flows */
+	__u32 flow_table_size;	/* entries of ft_flows */
 	__u32 http_sample_rate; /* send 1 in N HTTP requests; 0: none */
 	bool http_keep_query;	/* keep query strings in samples */
 };

@@ -9,41 +9,41 @@
 #include "names.h"
 
 static const char *const class_names[FT_CLASS_MAX] = {
-	[FT_CLASS_IPV4] = "ipv4",	  [FT_CLASS_IPV6] = "ipv6",
-	[FT_CLASS_ARP] = "arp",		  [FT_CLASS_OTHER_L2] = "other_l2",
-	[FT_CLASS_TCP] = "tcp",		  [FT_CLASS_UDP] = "udp",
-	[FT_CLASS_ICMP] = "icmp",	  [FT_CLASS_ICMPV6] = "icmpv6",
-	[FT_CLASS_OTHER_L4] = "other_l4", [FT_CLASS_VLAN] = "vlan",
-	[FT_CLASS_FRAGMENT] = "fragment", [FT_CLASS_MALFORMED] = "malformed",
-	[FT_CLASS_HTTP] = "http",
+    [FT_CLASS_IPV4] = "ipv4",	      [FT_CLASS_IPV6] = "ipv6",
+    [FT_CLASS_ARP] = "arp",	      [FT_CLASS_OTHER_L2] = "other_l2",
+    [FT_CLASS_TCP] = "tcp",	      [FT_CLASS_UDP] = "udp",
+    [FT_CLASS_ICMP] = "icmp",	      [FT_CLASS_ICMPV6] = "icmpv6",
+    [FT_CLASS_OTHER_L4] = "other_l4", [FT_CLASS_VLAN] = "vlan",
+    [FT_CLASS_FRAGMENT] = "fragment", [FT_CLASS_MALFORMED] = "malformed",
+    [FT_CLASS_HTTP] = "http",
 };
 
 static const char *const reason_names[FT_MAL_MAX] = {
-	[FT_MAL_NONE] = "none",
-	[FT_MAL_ETH_TRUNCATED] = "eth_truncated",
-	[FT_MAL_VLAN_TRUNCATED] = "vlan_truncated",
-	[FT_MAL_VLAN_DEPTH] = "vlan_depth",
-	[FT_MAL_ARP_TRUNCATED] = "arp_truncated",
-	[FT_MAL_IP_VERSION] = "ip_version",
-	[FT_MAL_IPV4_TRUNCATED] = "ipv4_truncated",
-	[FT_MAL_IPV4_IHL] = "ipv4_ihl",
-	[FT_MAL_IPV4_TOTAL_LEN] = "ipv4_total_len",
-	[FT_MAL_IPV6_TRUNCATED] = "ipv6_truncated",
-	[FT_MAL_IPV6_EXT_TRUNCATED] = "ipv6_ext_truncated",
-	[FT_MAL_IPV6_EXT_CHAIN] = "ipv6_ext_chain",
-	[FT_MAL_TCP_TRUNCATED] = "tcp_truncated",
-	[FT_MAL_TCP_DOFF] = "tcp_doff",
-	[FT_MAL_UDP_TRUNCATED] = "udp_truncated",
-	[FT_MAL_UDP_LEN] = "udp_len",
-	[FT_MAL_ICMP_TRUNCATED] = "icmp_truncated",
-	[FT_MAL_ICMPV6_TRUNCATED] = "icmpv6_truncated",
+    [FT_MAL_NONE] = "none",
+    [FT_MAL_ETH_TRUNCATED] = "eth_truncated",
+    [FT_MAL_VLAN_TRUNCATED] = "vlan_truncated",
+    [FT_MAL_VLAN_DEPTH] = "vlan_depth",
+    [FT_MAL_ARP_TRUNCATED] = "arp_truncated",
+    [FT_MAL_IP_VERSION] = "ip_version",
+    [FT_MAL_IPV4_TRUNCATED] = "ipv4_truncated",
+    [FT_MAL_IPV4_IHL] = "ipv4_ihl",
+    [FT_MAL_IPV4_TOTAL_LEN] = "ipv4_total_len",
+    [FT_MAL_IPV6_TRUNCATED] = "ipv6_truncated",
+    [FT_MAL_IPV6_EXT_TRUNCATED] = "ipv6_ext_truncated",
+    [FT_MAL_IPV6_EXT_CHAIN] = "ipv6_ext_chain",
+    [FT_MAL_TCP_TRUNCATED] = "tcp_truncated",
+    [FT_MAL_TCP_DOFF] = "tcp_doff",
+    [FT_MAL_UDP_TRUNCATED] = "udp_truncated",
+    [FT_MAL_UDP_LEN] = "udp_len",
+    [FT_MAL_ICMP_TRUNCATED] = "icmp_truncated",
+    [FT_MAL_ICMPV6_TRUNCATED] = "icmpv6_truncated",
 };
 
 static const char *const method_names[FT_HTTP_MAX] = {
-	[FT_HTTP_NONE] = "none",     [FT_HTTP_GET] = "GET",	    [FT_HTTP_HEAD] = "HEAD",
-	[FT_HTTP_POST] = "POST",     [FT_HTTP_PUT] = "PUT",	    [FT_HTTP_DELETE] = "DELETE",
-	[FT_HTTP_OPTIONS] = "OPTIONS", [FT_HTTP_PATCH] = "PATCH", [FT_HTTP_CONNECT] = "CONNECT",
-	[FT_HTTP_TRACE] = "TRACE",
+    [FT_HTTP_NONE] = "none",	   [FT_HTTP_GET] = "GET",     [FT_HTTP_HEAD] = "HEAD",
+    [FT_HTTP_POST] = "POST",	   [FT_HTTP_PUT] = "PUT",     [FT_HTTP_DELETE] = "DELETE",
+    [FT_HTTP_OPTIONS] = "OPTIONS", [FT_HTTP_PATCH] = "PATCH", [FT_HTTP_CONNECT] = "CONNECT",
+    [FT_HTTP_TRACE] = "TRACE",
 };
 
 #define NAME_OR(tbl, i) ((i) < sizeof(tbl) / sizeof(tbl[0]) && tbl[i] ? tbl[i] : "unknown")
@@ -92,8 +92,8 @@ const char *ft_proto_name(unsigned int proto, char *buf, size_t len)
 
 const char *ft_tcp_flags_str(__u8 flags, char *buf, size_t len)
 {
-	static const char *const names[8] = { "FIN", "SYN", "RST", "PSH",
-					      "ACK", "URG", "ECE", "CWR" };
+	static const char *const names[8] = {"FIN", "SYN", "RST", "PSH",
+					     "ACK", "URG", "ECE", "CWR"};
 	size_t off = 0;
 	int i;
 

@@ -7,10 +7,10 @@
 #include <linux/types.h>
 #include "flowtap.h"
 
-const char *ft_class_name(unsigned int c);	/* "ipv4", "tcp", ... */
-const char *ft_reason_name(unsigned int r);	/* "tcp_truncated", ... */
-const char *ft_method_name(unsigned int m);	/* "GET", ... */
-const char *ft_dir_name(unsigned int d);	/* "ingress" / "egress" */
+const char *ft_class_name(unsigned int c);  /* "ipv4", "tcp", ... */
+const char *ft_reason_name(unsigned int r); /* "tcp_truncated", ... */
+const char *ft_method_name(unsigned int m); /* "GET", ... */
+const char *ft_dir_name(unsigned int d);    /* "ingress" / "egress" */
 /* "tcp", "udp", "icmp", "icmpv6", or the number in buf. */
 const char *ft_proto_name(unsigned int proto, char *buf, size_t len);
 /* "SYN|ACK"; "" when none. */

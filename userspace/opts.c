@@ -32,7 +32,7 @@ int ft_parse_duration(const char *s, double *out)
 	static const struct {
 		const char *suffix;
 		double mult;
-	} units[] = { { "", 1 }, { "s", 1 }, { "ms", 1e-3 }, { "m", 60 }, { "h", 3600 } };
+	} units[] = {{"", 1}, {"s", 1}, {"ms", 1e-3}, {"m", 60}, {"h", 3600}};
 	char *end;
 	double v;
 	size_t i;
@@ -242,17 +242,17 @@ int ft_cmd_exec(const struct ft_cmd *cmd, int argc, char **argv)
 	for (o = cmd->opts; o && o->name && n < 60; o++, n++) {
 		bool has_arg = o->type != FT_OPT_FLAG;
 
-		lopts[n] = (struct option){ o->name, has_arg ? required_argument : no_argument,
-					    NULL, 0x100 + (int)n };
+		lopts[n] = (struct option){o->name, has_arg ? required_argument : no_argument, NULL,
+					   0x100 + (int)n};
 		if (o->short_name && sl + 3 < sizeof(sopts)) {
 			sopts[sl++] = o->short_name;
 			if (has_arg)
 				sopts[sl++] = ':';
 		}
 	}
-	lopts[n++] = (struct option){ "verbose", no_argument, NULL, 'v' };
-	lopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
-	lopts[n] = (struct option){ 0 };
+	lopts[n++] = (struct option){"verbose", no_argument, NULL, 'v'};
+	lopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	lopts[n] = (struct option){0};
 	sopts[sl] = 0;
 
 	/* 0, not 1: glibc then also forgets a half-parsed "-abc" of an earlier call. */

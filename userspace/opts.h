@@ -68,7 +68,10 @@ struct ft_cmd {
 /* A command that parses its own argv (argv[0] is its name). */
 typedef int (*ft_raw_cmd_fn)(int argc, char **argv);
 
-#define FT_OPT_END { 0 }
+#define FT_OPT_END                                                                                 \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
 /* Parses argv (argv[0] is the command name) into a zeroed cfg and runs the
  * command. Usage errors print one line and return 2. */

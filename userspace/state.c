@@ -48,7 +48,7 @@ void ft_sum_flow_val(const void *percpu, int ncpus, struct ft_flow_val *out)
 	memset(out, 0, sizeof(*out));
 	for (c = 0; c < ncpus; c++) {
 		const struct ft_flow_val *v =
-			(const void *)((const char *)percpu + c * ROUND8(sizeof(*v)));
+		    (const void *)((const char *)percpu + c * ROUND8(sizeof(*v)));
 
 		out->packets += v->packets;
 		out->bytes += v->bytes;
@@ -135,7 +135,7 @@ int ft_read_drops(int fd, struct ft_drop_total **out, size_t *n)
 			list = nl;
 		}
 		list[cnt].key = key;
-		list[cnt].c = (struct ft_counter){ 0 };
+		list[cnt].c = (struct ft_counter){0};
 		for (c = 0; c < ft_ncpus(); c++) {
 			list[cnt].c.packets += vals[c].packets;
 			list[cnt].c.bytes += vals[c].bytes;
@@ -380,7 +380,8 @@ int ft_read_flows(int fd, struct ft_flow **out, size_t *n)
 			continue;
 		}
 		if (err && errno != ENOENT) {
-			if (first && (errno == EINVAL || errno == ENOTSUPP || errno == EOPNOTSUPP)) {
+			if (first &&
+			    (errno == EINVAL || errno == ENOTSUPP || errno == EOPNOTSUPP)) {
 				err = ft_read_flows_iter(fd, &list, &cnt, &cap, vals);
 				break;
 			}

@@ -7,7 +7,7 @@
 #include "parse.h"
 __noinline int ft_parse_xdp(struct xdp_md *ctx, struct ft_parsed *p);
 __noinline int ft_http_emit_xdp(struct xdp_md *ctx, __u32 off, __u32 n);
-#define FT_PARSE(ctx, p) ft_parse_xdp(ctx, p)
+#define FT_PARSE(ctx, p)	  ft_parse_xdp(ctx, p)
 #define FT_HTTP_EMIT(ctx, off, n) ft_http_emit_xdp(ctx, off, n)
 /* Without multi-buffer support every XDP frame is linear. */
 #define FT_HTTP_DETECT(ctx, off, n) FT_HTTP_NONE
@@ -33,9 +33,9 @@ __noinline int ft_parse_xdp(struct xdp_md *ctx, struct ft_parsed *p)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ft_parse_in in = {
-		.data = data,
-		.data_end = data_end,
-		.pkt_len = data_end - data,
+	    .data = data,
+	    .data_end = data_end,
+	    .pkt_len = data_end - data,
 	};
 
 	if (!p)
@@ -65,11 +65,11 @@ SEC("xdp")
 int flowtap_xdp(struct xdp_md *ctx)
 {
 	struct ft_frame f = {
-		.ctx = ctx,
-		.ifindex = ctx->ingress_ifindex,
-		.len = ctx->data_end - ctx->data,
-		.segs = 1,
-		.dir = FT_DIR_INGRESS,
+	    .ctx = ctx,
+	    .ifindex = ctx->ingress_ifindex,
+	    .len = ctx->data_end - ctx->data,
+	    .segs = 1,
+	    .dir = FT_DIR_INGRESS,
 	};
 	__u32 mask = ft_handle(&f);
 
