@@ -192,9 +192,9 @@ static void to_host(struct xl *x, __u8 reg, int bytes)
  * the MAC addresses. Offsets in r2 are of that frame; the bytes of the tag
  * region [12, 16) come from OFF_VHDR, those after it from 4 bytes earlier.
  */
-static void load_skb_vlan(struct xl *x, int bytes, __u8 dst, int l_phys, int l_done)
+static void load_skb_vlan(struct xl *x, int bytes, __u8 dst, int l_phys, int l_out)
 {
-	int l_adj = label_new(x);
+	int l_adj = label_new(x), i;
 
 	jcc_imm(x, BPF_JMP, BPF_JEQ, R_AUX, 0, l_phys);
 	jcc_imm(x, BPF_JMP, BPF_JGE, BPF_REG_2, 16, l_adj);
@@ -206,8 +206,15 @@ static void load_skb_vlan(struct xl *x, int bytes, __u8 dst, int l_phys, int l_d
 	emit(x, MOV64(BPF_REG_3, BPF_REG_10));
 	emit(x, ALU64_IMM(BPF_ADD, BPF_REG_3, OFF_VHDR));
 	emit(x, ALU64_REG(BPF_ADD, BPF_REG_3, BPF_REG_2));
-	emit(x, LDX(ebpf_size(bytes), dst, BPF_REG_3, 0));
-	jmp(x, l_done);
+	/* Byte by byte, most significant first: the verifier wants stack
+	 * accesses aligned, and the offset here is not. */
+	emit(x, MOV32_IMM(dst, 0));
+	for (i = 0; i < bytes; i++) {
+		emit(x, LDX(BPF_B, BPF_REG_4, BPF_REG_3, i));
+		emit(x, ALU32_IMM(BPF_LSH, dst, 8));
+		emit(x, ALU32_REG(BPF_OR, dst, BPF_REG_4));
+	}
+	jmp(x, l_out);
 	label_bind(x, l_adj);
 	emit(x, ALU64_IMM(BPF_ADD, BPF_REG_2, -4));
 }
@@ -254,14 +261,14 @@ static void load_skb_copy(struct xl *x, int bytes, __u8 dst)
  */
 static void load_packet(struct xl *x, int bytes, __u8 dst, bool off_small)
 {
-	int l_done = label_new(x), l_phys = label_new(x), l_slow;
+	int l_done = label_new(x), l_phys = label_new(x), l_out = label_new(x), l_slow;
 
 	if (x->o->ctx == CBPF_CTX_XDP) {
 		load_direct(x, bytes, dst, off_small, x->l_reject);
 		to_host(x, dst, bytes);
 		return;
 	}
-	load_skb_vlan(x, bytes, dst, l_phys, l_done);
+	load_skb_vlan(x, bytes, dst, l_phys, l_out);
 	label_bind(x, l_phys);
 	if (!x->o->force_slow) {
 		l_slow = label_new(x);
@@ -272,6 +279,7 @@ static void load_packet(struct xl *x, int bytes, __u8 dst, bool off_small)
 	load_skb_copy(x, bytes, dst);
 	label_bind(x, l_done);
 	to_host(x, dst, bytes);
+	label_bind(x, l_out);
 }
 
 static int load_bytes(__u16 code)
@@ -553,7 +561,9 @@ static int check_classic(struct xl *x, bool *reach)
 			continue;
 		if (ja) {
 			if (f->k >= n - i - 1) {
-				xl_fail(x, "instruction %zu: jump out of the program", i);
+				/* libpcap's interpreter wraps around: a loop */
+				xl_fail(x, "instruction %zu jumps backwards (libpcap emits loops for "
+					   "'protochain'); loops are not supported", i);
 				return -1;
 			}
 			reach[i + 1 + f->k] = true;
@@ -611,6 +621,9 @@ static void gen_filter_setup(struct xl *x)
 {
 	int i;
 
+	/* Classic BPF starts with A = X = 0. */
+	emit(x, MOV32_IMM(R_A, 0));
+	emit(x, MOV32_IMM(R_X, 0));
 	if (x->uses_mem)
 		for (i = 0; i < CBPF_MEMWORDS / 2; i++)
 			emit(x, ST(BPF_DW, BPF_REG_10, OFF_MEM + 8 * i, 0));
@@ -1010,6 +1023,24 @@ void cbpf_ebpf_free(struct cbpf_ebpf *e)
 	free(e->insns);
 	e->insns = NULL;
 	e->len = 0;
+}
+
+__u32 cbpf_cap_frame(const struct ft_cap_hdr *h, const __u8 *bytes, __u8 *out)
+{
+	__u32 want = h->snap < h->pkt_len ? h->snap : h->pkt_len, have = h->copy_len;
+
+	if (h->vlan_present && have >= 12) {
+		memcpy(out, bytes, 12);
+		out[12] = h->vlan_proto >> 8;
+		out[13] = h->vlan_proto & 0xff;
+		out[14] = h->vlan_tci >> 8;
+		out[15] = h->vlan_tci & 0xff;
+		memcpy(out + 16, bytes + 12, have - 12);
+		have += 4;
+	} else {
+		memcpy(out, bytes, have);
+	}
+	return want < have ? want : have;
 }
 
 int cbpf_compile(const char *expr, __u32 snaplen, struct cbpf_prog *out, char *err, size_t errlen)

@@ -111,6 +111,13 @@ struct ft_cap_hdr {
 };
 _Static_assert(sizeof(struct ft_cap_hdr) == 32, "ft_cap_hdr layout");
 
+/*
+ * The frame of a record as tcpdump shows it: an offloaded VLAN tag put
+ * back after the MAC addresses, cut to the snap length. out needs room for
+ * h->copy_len + 4 bytes. Returns the captured length.
+ */
+__u32 cbpf_cap_frame(const struct ft_cap_hdr *h, const __u8 *bytes, __u8 *out);
+
 /* Per capture and interface, per CPU. */
 struct ft_cap_stats {
 	__u64 seen;    /* packets on the capture's interfaces and directions */
