@@ -141,9 +141,9 @@ static int containers_list(struct containers_cfg *c, struct ft_cwatch *w)
 			json_object *o = json_object_new_object();
 
 			veth_json(o, &v[i]);
-			json_object_object_add(o, "attached",
-					       json_object_new_boolean(attached_has(&att,
-										    v[i].ifindex)));
+			json_object_object_add(
+			    o, "attached",
+			    json_object_new_boolean(attached_has(&att, v[i].ifindex)));
 			json_object_array_add(arr, o);
 		}
 		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
@@ -161,7 +161,7 @@ struct watch_ctx {
 	struct attached_set pre; /* attached before this run: adopted, not re-attached */
 };
 
-static const char *const event_names[] = { "added", "removed", "labels" };
+static const char *const event_names[] = {"added", "removed", "labels"};
 
 static void watch_print(const struct watch_ctx *x, const struct ft_cwatch_event *ev,
 			const char *attach, int forgot)
@@ -204,7 +204,7 @@ static void watch_print(const struct watch_ctx *x, const struct ft_cwatch_event 
 static void watch_event(const struct ft_cwatch_event *ev, void *ctx)
 {
 	struct watch_ctx *x = ctx;
-	struct ft_attach_opts o = { .hook = FT_HOOK_TC };
+	struct ft_attach_opts o = {.hook = FT_HOOK_TC};
 	const char *attach = NULL;
 	int forgot = -1;
 
@@ -215,8 +215,9 @@ static void watch_event(const struct ft_cwatch_event *ev, void *ctx)
 		else if (attached_has(&x->pre, ev->veth->ifindex))
 			attach = "adopted";
 		else
-			attach = ft_attach(ft_pin_root(), &x->k, ev->veth->ifindex, &o) ? "failed"
-											  : "attached";
+			attach = ft_attach(ft_pin_root(), &x->k, ev->veth->ifindex, &o)
+				     ? "failed"
+				     : "attached";
 		break;
 	case FT_CW_REMOVED:
 		/* Its filters went with the device; what the maps hold stays. */
@@ -238,10 +239,9 @@ static void watch_detach(struct ft_cwatch *w)
 		ft_detach(v[i].ifindex);
 }
 
-static int containers_watch(struct containers_cfg *c, struct ft_cwatch *w,
-			    struct watch_ctx *x)
+static int containers_watch(struct containers_cfg *c, struct ft_cwatch *w, struct watch_ctx *x)
 {
-	struct pollfd p = { .fd = ft_cwatch_fd(w), .events = POLLIN };
+	struct pollfd p = {.fd = ft_cwatch_fd(w), .events = POLLIN};
 	int err;
 
 	if (!c->no_attach) {
@@ -279,11 +279,11 @@ static int containers_watch(struct containers_cfg *c, struct ft_cwatch *w,
 static int containers_run(void *p, int argc, char **argv)
 {
 	struct containers_cfg *c = p;
-	struct watch_ctx x = { .c = c };
+	struct watch_ctx x = {.c = c};
 	struct ft_cwatch_opts o = {
-		.include = c->include,
-		.exclude = c->exclude,
-		.state_root = c->state_root,
+	    .include = c->include,
+	    .exclude = c->exclude,
+	    .state_root = c->state_root,
 	};
 	struct ft_cwatch *w;
 	int err, ret;
@@ -308,28 +308,28 @@ static int containers_run(void *p, int argc, char **argv)
 }
 
 static const struct ft_opt containers_opts[] = {
-	{ "json", 'j', FT_OPT_FLAG, offsetof(struct containers_cfg, json), NULL,
-	  "JSON output (with --watch: one object per line)" },
-	{ "include", 0, FT_OPT_STRING, offsetof(struct containers_cfg, include), "PATTERNS",
-	  "only veths whose name matches one of these comma-separated globs" },
-	{ "exclude", 0, FT_OPT_STRING, offsetof(struct containers_cfg, exclude), "PATTERNS",
-	  "skip veths whose name matches one of these comma-separated globs" },
-	{ "watch", 'w', FT_OPT_FLAG, offsetof(struct containers_cfg, watch), NULL,
-	  "attach TC to container veths as they appear, print events until SIGINT" },
-	{ "keep", 0, FT_OPT_FLAG, offsetof(struct containers_cfg, keep), NULL,
-	  "with --watch: stay attached on exit (a restart adopts them)" },
-	{ "no-attach", 0, FT_OPT_FLAG, offsetof(struct containers_cfg, no_attach), NULL,
-	  "with --watch: only report, attach nothing" },
-	{ "state-root", 0, FT_OPT_STRING, offsetof(struct containers_cfg, state_root), "DIR",
-	  "where the runtimes' state is mounted (default /; e.g. /host in a pod)" },
-	FT_OPT_END,
+    {"json", 'j', FT_OPT_FLAG, offsetof(struct containers_cfg, json), NULL,
+     "JSON output (with --watch: one object per line)"},
+    {"include", 0, FT_OPT_STRING, offsetof(struct containers_cfg, include), "PATTERNS",
+     "only veths whose name matches one of these comma-separated globs"},
+    {"exclude", 0, FT_OPT_STRING, offsetof(struct containers_cfg, exclude), "PATTERNS",
+     "skip veths whose name matches one of these comma-separated globs"},
+    {"watch", 'w', FT_OPT_FLAG, offsetof(struct containers_cfg, watch), NULL,
+     "attach TC to container veths as they appear, print events until SIGINT"},
+    {"keep", 0, FT_OPT_FLAG, offsetof(struct containers_cfg, keep), NULL,
+     "with --watch: stay attached on exit (a restart adopts them)"},
+    {"no-attach", 0, FT_OPT_FLAG, offsetof(struct containers_cfg, no_attach), NULL,
+     "with --watch: only report, attach nothing"},
+    {"state-root", 0, FT_OPT_STRING, offsetof(struct containers_cfg, state_root), "DIR",
+     "where the runtimes' state is mounted (default /; e.g. /host in a pod)"},
+    FT_OPT_END,
 };
 
 const struct ft_cmd ft_cmd_containers = {
-	.name = "containers",
-	.summary = "list veths into other network namespaces and their containers",
-	.opts = containers_opts,
-	.cfg_size = sizeof(struct containers_cfg),
-	.max_args = 0,
-	.run = containers_run,
+    .name = "containers",
+    .summary = "list veths into other network namespaces and their containers",
+    .opts = containers_opts,
+    .cfg_size = sizeof(struct containers_cfg),
+    .max_args = 0,
+    .run = containers_run,
 };

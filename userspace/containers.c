@@ -44,9 +44,10 @@
 #define FT_NS_PIDS	   32	       /* processes examined per namespace */
 
 static const char *const runtime_names[FT_RT_MAX] = {
-	[FT_RT_NONE] = "none",	     [FT_RT_UNKNOWN] = "unknown", [FT_RT_DOCKER] = "docker",
-	[FT_RT_CONTAINERD] = "containerd", [FT_RT_CRIO] = "crio",	  [FT_RT_PODMAN] = "podman",
-	[FT_RT_LXC] = "lxc",
+    [FT_RT_NONE] = "none",     [FT_RT_UNKNOWN] = "unknown",
+    [FT_RT_DOCKER] = "docker", [FT_RT_CONTAINERD] = "containerd",
+    [FT_RT_CRIO] = "crio",     [FT_RT_PODMAN] = "podman",
+    [FT_RT_LXC] = "lxc",
 };
 
 const char *ft_runtime_name(enum ft_runtime rt)
@@ -119,9 +120,8 @@ static const struct {
 	const char *prefix; /* "<prefix><id>[.scope]" */
 	enum ft_runtime rt;
 } scope_prefixes[] = {
-	{ "docker-", FT_RT_DOCKER },	   { "cri-containerd-", FT_RT_CONTAINERD },
-	{ "crio-", FT_RT_CRIO },	   { "libpod-", FT_RT_PODMAN },
-	{ "nerdctl-", FT_RT_CONTAINERD },
+    {"docker-", FT_RT_DOCKER}, {"cri-containerd-", FT_RT_CONTAINERD}, {"crio-", FT_RT_CRIO},
+    {"libpod-", FT_RT_PODMAN}, {"nerdctl-", FT_RT_CONTAINERD},
 };
 
 /* The systemd-driver name containerd uses on non-systemd hosts:
@@ -130,10 +130,10 @@ static const struct {
 	const char *kind;
 	enum ft_runtime rt;
 } colon_kinds[] = {
-	{ "cri-containerd", FT_RT_CONTAINERD },
-	{ "docker", FT_RT_DOCKER },
-	{ "crio", FT_RT_CRIO },
-	{ "libpod", FT_RT_PODMAN },
+    {"cri-containerd", FT_RT_CONTAINERD},
+    {"docker", FT_RT_DOCKER},
+    {"crio", FT_RT_CRIO},
+    {"libpod", FT_RT_PODMAN},
 };
 
 static bool ft_cg_set(struct ft_cgroup_ref *r, enum ft_runtime rt, const char *id, size_t n)
@@ -177,8 +177,7 @@ static bool ft_cg_scope(const char *c, size_t n, struct ft_cgroup_ref *r)
 }
 
 /* LXC 4+/LXD "lxc.payload.<name>", LXC 3 "/lxc/<name>". */
-static bool ft_cg_lxc(const char *c, size_t n, const char *prev, size_t pn,
-		      struct ft_cgroup_ref *r)
+static bool ft_cg_lxc(const char *c, size_t n, const char *prev, size_t pn, struct ft_cgroup_ref *r)
 {
 	size_t pl = 0;
 
@@ -233,9 +232,8 @@ static bool ft_cg_component(const char *c, size_t n, const char *prev, size_t pn
 	if (ft_cg_scope(c, n, r))
 		return true;
 	if (ft_is_id(c, n)) /* cgroupfs driver: "/docker/<id>", "/kubepods/.../<id>" */
-		return ft_cg_set(r, pn == 6 && !memcmp(prev, "docker", 6) ? FT_RT_DOCKER
-									   : FT_RT_UNKNOWN,
-				 c, n);
+		return ft_cg_set(
+		    r, pn == 6 && !memcmp(prev, "docker", 6) ? FT_RT_DOCKER : FT_RT_UNKNOWN, c, n);
 	if (memchr(c, ':', n) && ft_cg_colon(c, n, r))
 		return true;
 	return ft_cg_lxc(c, n, prev, pn, r);
@@ -243,7 +241,7 @@ static bool ft_cg_component(const char *c, size_t n, const char *prev, size_t pn
 
 int ft_cgroup_path_parse(const char *path, size_t len, struct ft_cgroup_ref *out)
 {
-	struct ft_cgroup_ref r = { 0 }, found = { 0 };
+	struct ft_cgroup_ref r = {0}, found = {0};
 	const char *p = path, *end, *prev = "";
 	size_t pn = 0;
 	bool any = false;
@@ -288,7 +286,7 @@ static int ft_cg_line_rank(const char *ctrl, size_t n)
 
 int ft_cgroup_parse(const char *buf, size_t len, struct ft_cgroup_ref *out)
 {
-	struct ft_cgroup_ref best = { 0 }, r;
+	struct ft_cgroup_ref best = {0}, r;
 	const char *p = buf, *end;
 	int best_rank = 3, valid = 0;
 
@@ -414,9 +412,9 @@ int ft_docker_config_parse(const char *buf, size_t len, struct ft_container_meta
 	}
 	FILL(root, "ID", out->id);
 	ft_json_fill(root, "Name", out->name, sizeof(out->name), "/");
-	ft_k8s_labels(ft_json_get(ft_json_get(root, "Config", json_type_object), "Labels",
-				  json_type_object),
-		      out);
+	ft_k8s_labels(
+	    ft_json_get(ft_json_get(root, "Config", json_type_object), "Labels", json_type_object),
+	    out);
 	ret = ft_meta_any(out) ? 0 : -ENOENT;
 	json_object_put(root);
 	return ret;
@@ -429,8 +427,7 @@ static void ft_crio_labels(json_object *ann, struct ft_container_meta *m)
 
 	if (!v)
 		return;
-	l = ft_json_parse(json_object_get_string(v), json_object_get_string_len(v),
-			  FT_NESTED_MAX);
+	l = ft_json_parse(json_object_get_string(v), json_object_get_string_len(v), FT_NESTED_MAX);
 	if (l && json_object_is_type(l, json_type_object))
 		ft_k8s_labels(l, m);
 	json_object_put(l);
@@ -494,14 +491,15 @@ static int ft_storage_find(json_object *arr, const char *id, struct ft_container
 			json_object *s = json_object_array_get_idx(names, 0);
 
 			if (json_object_is_type(s, json_type_string))
-				ft_label_copy(out->name, sizeof(out->name), json_object_get_string(s),
+				ft_label_copy(out->name, sizeof(out->name),
+					      json_object_get_string(s),
 					      json_object_get_string_len(s));
 		}
 		md = ft_json_get(e, "metadata", json_type_string);
 		if (!out->name[0] && md) {
-			json_object *m = ft_json_parse(json_object_get_string(md),
-						       json_object_get_string_len(md),
-						       FT_NESTED_MAX);
+			json_object *m =
+			    ft_json_parse(json_object_get_string(md),
+					  json_object_get_string_len(md), FT_NESTED_MAX);
 
 			FILL(m, "name", out->name);
 			json_object_put(m);
@@ -532,8 +530,8 @@ int ft_storage_parse(const char *buf, size_t len, const char *id, struct ft_cont
 static int ft_open_beneath(int dirfd, const char *rel)
 {
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	    .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
 
@@ -601,25 +599,25 @@ struct ft_ns_ent {
 	int nsid; /* in our namespace; FT_NSID_UNQUERIED, -1 (none) or the id */
 	int npids;
 	int pids[FT_NS_PIDS];
-	int bind_dir; /* index of the bind mount's directory; -1: none */
+	int bind_dir;		   /* index of the bind mount's directory; -1: none */
 	char name[FT_CT_NAME_MAX]; /* the bind mount's name, as a label */
 	char file[NAME_MAX + 1];   /* and as it is on disk */
 };
 
 /* Where `ip netns` and Docker bind-mount namespaces, in order of preference
  * for naming. Always on the real root: namespaces are not runtime state. */
-static const char *const netns_dirs[] = { "/run/netns", "/run/docker/netns" };
+static const char *const netns_dirs[] = {"/run/netns", "/run/docker/netns"};
 
 /* Storage bases of containers/storage (podman, CRI-O): graph root first. */
 static const char *const storage_bases[] = {
-	"var/lib/containers/storage/overlay-containers",
-	"run/containers/storage/overlay-containers",
-	"var/lib/containers/storage/vfs-containers",
+    "var/lib/containers/storage/overlay-containers",
+    "run/containers/storage/overlay-containers",
+    "var/lib/containers/storage/vfs-containers",
 };
 
 static const char *const containerd_bases[] = {
-	"run/containerd/io.containerd.runtime.v2.task",
-	"run/containerd/io.containerd.runtime.v1.linux",
+    "run/containerd/io.containerd.runtime.v2.task",
+    "run/containerd/io.containerd.runtime.v1.linux",
 };
 
 struct ft_ct_snapshot {
@@ -787,8 +785,8 @@ int ft_ct_snapshot_new(const char *state_root, struct ft_ct_snapshot **out)
 	s->procfd = s->rootfd = -1;
 	for (i = 0; i < ARRAY_SIZE(s->dirfd); i++)
 		s->dirfd[i] = open(netns_dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	s->rootfd = open(state_root && *state_root ? state_root : "/",
-			 O_PATH | O_DIRECTORY | O_CLOEXEC);
+	s->rootfd =
+	    open(state_root && *state_root ? state_root : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	s->procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->rootfd < 0 || s->procfd < 0 || stat("/proc/self/ns/net", &st)) {
 		err = -errno;
@@ -829,7 +827,7 @@ static int ft_nsid_reply(struct nl_msg *msg, void *arg)
 /* The id our namespace gives the namespace of fd (RTM_GETNSID). */
 static int ft_nsid_of(struct nl_sock *sk, int fd)
 {
-	struct rtgenmsg g = { .rtgen_family = AF_UNSPEC };
+	struct rtgenmsg g = {.rtgen_family = AF_UNSPEC};
 	struct nl_msg *m = nlmsg_alloc_simple(RTM_GETNSID, 0);
 	int id = NETNSA_NSID_NOT_ASSIGNED, err;
 
@@ -861,7 +859,8 @@ static int ft_ns_open(struct ft_ct_snapshot *s, const struct ft_ns_ent *e)
 			snprintf(path, sizeof(path), "%d/ns/net", e->pids[i]);
 			fd = openat(s->procfd, path, O_RDONLY | O_CLOEXEC);
 		} else if (e->bind_dir >= 0) {
-			fd = openat(s->dirfd[e->bind_dir], e->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			fd = openat(s->dirfd[e->bind_dir], e->file,
+				    O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		} else {
 			break;
 		}
@@ -953,8 +952,7 @@ static bool ft_safe_name(const char *s)
 }
 
 /* containerd's task bundles: <base>/<namespace>/<id>/config.json. */
-static int ft_meta_containerd(struct ft_ct_snapshot *s, const char *id,
-			      struct ft_container_meta *m)
+static int ft_meta_containerd(struct ft_ct_snapshot *s, const char *id, struct ft_container_meta *m)
 {
 	char rel[NAME_MAX + FT_CT_ID_LEN + 16], *buf;
 	int ret = -ENOENT, err;
@@ -962,7 +960,8 @@ static int ft_meta_containerd(struct ft_ct_snapshot *s, const char *id,
 	size_t i, len;
 
 	for (i = 0; i < ARRAY_SIZE(containerd_bases) && ret; i++) {
-		int dfd = openat(s->rootfd, containerd_bases[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int dfd =
+		    openat(s->rootfd, containerd_bases[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		DIR *d = ft_opendir_fd(dfd);
 		int nns = 0;
 
@@ -972,7 +971,8 @@ static int ft_meta_containerd(struct ft_ct_snapshot *s, const char *id,
 			if (!ft_safe_name(de->d_name))
 				continue;
 			snprintf(rel, sizeof(rel), "%s/%s/config.json", de->d_name, id);
-			err = ft_read_state(s, containerd_bases[i], rel, FT_CT_FILE_MAX, &buf, &len);
+			err =
+			    ft_read_state(s, containerd_bases[i], rel, FT_CT_FILE_MAX, &buf, &len);
 			if (!err)
 				ft_oci_config_parse(buf, len, m);
 			free(buf);
@@ -1087,9 +1087,9 @@ static int ft_pid_cgroup(struct ft_ct_snapshot *s, int pid, struct ft_cgroup_ref
 static void ft_member_name(const struct ft_ct_member *mb, const struct ft_container_meta *m,
 			   char *dst, size_t n)
 {
-	const char *name = m->k8s_container[0] ? m->k8s_container
-			   : m->sandbox		  ? "POD"
-			   : m->name[0]		  ? m->name
+	const char *name = m->k8s_container[0]	      ? m->k8s_container
+			   : m->sandbox		      ? "POD"
+			   : m->name[0]		      ? m->name
 			   : mb->runtime == FT_RT_LXC ? mb->id
 						      : "unknown";
 
@@ -1097,8 +1097,8 @@ static void ft_member_name(const struct ft_ct_member *mb, const struct ft_contai
 }
 
 /* The containers behind the namespace's processes, one per id. */
-static int ft_members(struct ft_ct_snapshot *s, const struct ft_ns_ent *e,
-		      struct ft_ct_member *mb, struct ft_container_meta *meta)
+static int ft_members(struct ft_ct_snapshot *s, const struct ft_ns_ent *e, struct ft_ct_member *mb,
+		      struct ft_container_meta *meta)
 {
 	int i, j, n = 0;
 
@@ -1293,7 +1293,7 @@ int ft_cwatch_fd(const struct ft_cwatch *w)
 static void ft_cw_fire(struct ft_cwatch *w, enum ft_cwatch_event_kind kind,
 		       const struct ft_cveth *e)
 {
-	struct ft_cwatch_event ev = { .kind = kind, .veth = e };
+	struct ft_cwatch_event ev = {.kind = kind, .veth = e};
 
 	if (w->cb)
 		w->cb(&ev, w->ctx);
@@ -1629,10 +1629,10 @@ int ft_ct_forget(const char *pin_root, int ifindex)
 		size_t ksize;
 		bool (*match)(const void *, int, __u32);
 	} maps[] = {
-		{ "ft_ifstats", sizeof(struct ft_if_key), ft_key_if },
-		{ "ft_flows", sizeof(struct ft_flow_key), ft_key_if },
-		{ "ft_tcp_hs_map", sizeof(struct ft_flow_key), ft_key_if },
-		{ "ft_drops", sizeof(struct ft_drop_key), ft_key_drop },
+	    {"ft_ifstats", sizeof(struct ft_if_key), ft_key_if},
+	    {"ft_flows", sizeof(struct ft_flow_key), ft_key_if},
+	    {"ft_tcp_hs_map", sizeof(struct ft_flow_key), ft_key_if},
+	    {"ft_drops", sizeof(struct ft_drop_key), ft_key_drop},
 	};
 	int n = 0, r;
 	size_t i;

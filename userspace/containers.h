@@ -25,8 +25,8 @@
 #include <linux/types.h>
 
 enum ft_runtime {
-	FT_RT_NONE,	  /* a network namespace without a known container */
-	FT_RT_UNKNOWN,	  /* a container id whose runtime could not be told */
+	FT_RT_NONE,    /* a network namespace without a known container */
+	FT_RT_UNKNOWN, /* a container id whose runtime could not be told */
 	FT_RT_DOCKER,
 	FT_RT_CONTAINERD, /* containerd, CRI (cri-containerd-*) or plain (nerdctl) */
 	FT_RT_CRIO,
@@ -43,15 +43,15 @@ const char *ft_runtime_name(enum ft_runtime rt);
 #define FT_CT_POD_MAX	254 /* a Kubernetes name is at most 253 characters */
 #define FT_CT_NS_MAX	64  /* a Kubernetes namespace: at most 63 */
 #define FT_CT_UID_MAX	40
-#define FT_CT_MEMBERS	8   /* containers remembered per network namespace */
+#define FT_CT_MEMBERS	8	    /* containers remembered per network namespace */
 #define FT_CT_FILE_MAX	(4u << 20)  /* config.v2.json / config.json cap */
 #define FT_CT_STORE_MAX (32u << 20) /* containers.json (all containers) cap */
 
 /* What a cgroup path says about the process in it. */
 struct ft_cgroup_ref {
-	enum ft_runtime runtime; /* FT_RT_NONE: not a container's cgroup */
-	bool kubepods;		 /* under a kubepods hierarchy */
-	char id[FT_CT_ID_LEN + 1]; /* lowercase hex; for LXC, the container name */
+	enum ft_runtime runtime;     /* FT_RT_NONE: not a container's cgroup */
+	bool kubepods;		     /* under a kubepods hierarchy */
+	char id[FT_CT_ID_LEN + 1];   /* lowercase hex; for LXC, the container name */
 	char pod_uid[FT_CT_UID_MAX]; /* kubepods: the pod UID, with dashes */
 };
 
@@ -70,15 +70,15 @@ int ft_cgroup_parse(const char *buf, size_t len, struct ft_cgroup_ref *out);
 
 /* What a runtime's state says about one container. */
 struct ft_container_meta {
-	char id[FT_CT_ID_LEN + 1];     /* the id the file claims ("" if none) */
-	char name[FT_CT_NAME_MAX];     /* the runtime's own name */
+	char id[FT_CT_ID_LEN + 1];	    /* the id the file claims ("" if none) */
+	char name[FT_CT_NAME_MAX];	    /* the runtime's own name */
 	char k8s_container[FT_CT_NAME_MAX]; /* io.kubernetes.container.name */
 	char pod[FT_CT_POD_MAX];	    /* io.kubernetes.pod.name */
 	char pod_namespace[FT_CT_NS_MAX];   /* io.kubernetes.pod.namespace */
 	char pod_uid[FT_CT_UID_MAX];
 	char sandbox_id[FT_CT_ID_LEN + 1];
-	bool sandbox;	   /* a pod's infra ("pause") container */
-	bool libpod;	   /* io.container.manager=libpod (podman) */
+	bool sandbox; /* a pod's infra ("pause") container */
+	bool libpod;  /* io.container.manager=libpod (podman) */
 };
 
 /* Docker's /var/lib/docker/containers/<id>/config.v2.json. */
@@ -112,7 +112,7 @@ struct ft_ct_labels {
 	char pod[FT_CT_POD_MAX];
 	char pod_namespace[FT_CT_NS_MAX];
 	char netns_name[FT_CT_NAME_MAX]; /* `ip netns` name, "" if none */
-	int nmembers;			  /* containers sharing the namespace */
+	int nmembers;			 /* containers sharing the namespace */
 	struct ft_ct_member members[FT_CT_MEMBERS];
 };
 
@@ -138,12 +138,12 @@ int ft_ct_attribute(struct ft_ct_snapshot *s, int link_netnsid, struct ft_ct_lab
 struct ft_cveth {
 	int ifindex;
 	char ifname[IF_NAMESIZE];
-	int link_netnsid;   /* the peer namespace's id, in ours */
-	int peer_ifindex;   /* the container side's ifindex, in its namespace */
-	bool attributed;    /* labels were computed at least once */
+	int link_netnsid; /* the peer namespace's id, in ours */
+	int peer_ifindex; /* the container side's ifindex, in its namespace */
+	bool attributed;  /* labels were computed at least once */
 	struct ft_ct_labels labels;
 	/* private */
-	double next_attr;   /* CLOCK_MONOTONIC seconds */
+	double next_attr; /* CLOCK_MONOTONIC seconds */
 	double backoff;
 	unsigned gen;
 };
@@ -213,8 +213,8 @@ bool ft_ct_name_selected(const char *name, const char *include, const char *excl
 /*
  * Removes what the datapath kept for a vanished interface: its counters
  * (ft_ifstats entries and its array slot), flows and TCP handshakes, and its
- * kernel-drop counters in this namespace. Returns the number of entries removed or a negative errno. A
- * collector drains the flows first.
+ * kernel-drop counters in this namespace. Returns the number of entries removed or a negative
+ * errno. A collector drains the flows first.
  */
 int ft_ct_forget(const char *pin_root, int ifindex);
 

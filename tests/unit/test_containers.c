@@ -14,9 +14,9 @@
 #include "containers.h"
 #include "test.h"
 
-#define ID1 "3f4e7a1b2c3d4e5f60718293a4b5c6d7e8f9011223344556677889900aabbccd"
-#define ID2 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define UID "1f2e3d4c-5b6a-4789-9abc-def012345678"
+#define ID1  "3f4e7a1b2c3d4e5f60718293a4b5c6d7e8f9011223344556677889900aabbccd"
+#define ID2  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define UID  "1f2e3d4c-5b6a-4789-9abc-def012345678"
 #define UID_ "1f2e3d4c_5b6a_4789_9abc_def012345678"
 
 /* A v1 file whose every controller line has the same path. */
@@ -35,85 +35,91 @@ struct cg_case {
 };
 
 static const struct cg_case cg_cases[] = {
-	/* Docker */
-	{ "docker/v1_cgroupfs", V1("/docker/" ID1), 0, FT_RT_DOCKER, ID1 },
-	{ "docker/v2_systemd", "0::/system.slice/docker-" ID1 ".scope\n", 0, FT_RT_DOCKER, ID1 },
-	{ "docker/hybrid_v1_only", V1("/docker/" ID1) "0::/\n", 0, FT_RT_DOCKER, ID1 },
-	{ "docker/hybrid_systemd", V1("/system.slice/docker-" ID1 ".scope")
-	  "0::/system.slice/docker-" ID1 ".scope\n", 0, FT_RT_DOCKER, ID1 },
-	{ "docker/in_docker", "0::/docker/" ID2 "/docker/" ID1 "\n", 0, FT_RT_DOCKER, ID1 },
-	{ "docker/systemd_inside", "0::/system.slice/docker-" ID1 ".scope/init.scope\n", 0,
-	  FT_RT_DOCKER, ID1 },
-	{ "docker/k8s_dockershim", "0::/kubepods.slice/kubepods-pod" UID_ ".slice/docker-" ID1
-	  ".scope\n", 0, FT_RT_DOCKER, ID1, true, UID },
-	/* containerd */
-	{ "containerd/cri_systemd",
-	  "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_
-	  ".slice/cri-containerd-" ID1 ".scope\n",
-	  0, FT_RT_CONTAINERD, ID1, true, UID },
-	{ "containerd/cri_cgroupfs_v1", V1("/kubepods/burstable/pod" UID "/" ID1), 0,
-	  FT_RT_UNKNOWN, ID1, true, UID },
-	{ "containerd/colon_form",
-	  "0::/system.slice/containerd.service/kubepods-burstable-pod" UID_
-	  ".slice:cri-containerd:" ID1 "\n",
-	  0, FT_RT_CONTAINERD, ID1, true, UID },
-	{ "containerd/cgroupns_relative", "0::/../../kubepods/besteffort/pod" UID "/" ID1 "\n", 0,
-	  FT_RT_UNKNOWN, ID1, true, UID },
-	{ "containerd/nerdctl", "0::/system.slice/nerdctl-" ID1 ".scope\n", 0, FT_RT_CONTAINERD,
-	  ID1 },
-	{ "containerd/plain_namespace_dir", "0::/default/" ID1 "\n", 0, FT_RT_UNKNOWN, ID1 },
-	/* CRI-O */
-	{ "crio/systemd",
-	  "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
-	  ".slice/crio-" ID1 ".scope\n",
-	  0, FT_RT_CRIO, ID1, true, UID },
-	{ "crio/cgroupfs", V1("/kubepods/burstable/pod" UID "/crio-" ID1), 0, FT_RT_CRIO, ID1,
-	  true, UID },
-	{ "crio/conmon", "0::/kubepods.slice/crio-conmon-" ID1 ".scope\n", -ENOENT },
-	{ "crio/systemd_container_subgroup",
-	  "0::/kubepods.slice/kubepods-pod" UID_ ".slice/crio-" ID1 ".scope/container\n", 0,
-	  FT_RT_CRIO, ID1, true, UID },
-	/* Podman */
-	{ "podman/cgroupfs_hybrid", V1("/libpod_parent/libpod-" ID1)
-	  "0::/libpod_parent/libpod-" ID1 "\n", 0, FT_RT_PODMAN, ID1 },
-	{ "podman/systemd", "0::/machine.slice/libpod-" ID1 ".scope\n", 0, FT_RT_PODMAN, ID1 },
-	{ "podman/rootless",
-	  "0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" ID1 ".scope\n", 0,
-	  FT_RT_PODMAN, ID1 },
-	{ "podman/pod", "0::/machine.slice/machine-libpod_pod_" ID2 ".slice/libpod-" ID1 ".scope\n",
-	  0, FT_RT_PODMAN, ID1 },
-	{ "podman/conmon", "0::/machine.slice/libpod-conmon-" ID1 ".scope\n", -ENOENT },
-	/* LXC / LXD */
-	{ "lxc/payload", "0::/lxc.payload.web1\n", 0, FT_RT_LXC, "web1" },
-	{ "lxc/v1", V1("/lxc/web2"), 0, FT_RT_LXC, "web2" },
-	{ "lxc/monitor", "0::/lxc.monitor.web1\n", -ENOENT },
-	/* v2 line wins over v1 lines in a hybrid file */
-	{ "hybrid/unified_wins", V1("/docker/" ID2) "0::/system.slice/docker-" ID1 ".scope\n", 0,
-	  FT_RT_DOCKER, ID1 },
-	{ "hybrid/systemd_line_wins", "4:memory:/docker/" ID2 "\n1:name=systemd:/docker/" ID1
-	  "\n0::/\n", 0, FT_RT_DOCKER, ID1 },
-	/* not containers */
-	{ "host/root", "0::/\n", -ENOENT },
-	{ "host/init_scope", "0::/init.scope\n", -ENOENT },
-	{ "host/v1", V1("/user.slice/user-0.slice/session-1.scope"), -ENOENT },
-	{ "host/no_newline", "0::/system.slice/sshd.service", -ENOENT },
-	/* malformed or hostile */
-	{ "bad/empty", "", -EINVAL },
-	{ "bad/garbage", "garbage without colons\n\n", -EINVAL },
-	{ "bad/hier_not_number", "x::/docker/" ID1 "\n", -EINVAL },
-	{ "bad/relative_path", "0::docker/" ID1 "\n", -ENOENT },
-	{ "bad/short_id", "0::/system.slice/docker-3f4e7a1b.scope\n", -ENOENT },
-	{ "bad/long_id", "0::/docker/" ID1 "0\n", -ENOENT },
-	{ "bad/uppercase_id", "0::/docker/3F4E7A1B2C3D4E5F60718293A4B5C6D7E8F9011223344556677889900AABBCCD\n",
-	  -ENOENT },
-	{ "bad/non_hex_id", "0::/system.slice/docker-" "zz4e7a1b2c3d4e5f60718293a4b5c6d7e8f9011223344556677889900aabbccd" ".scope\n",
-	  -ENOENT },
-	{ "bad/lxc_long_name",
-	  "0::/lxc.payload.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
-	  -ENOENT },
-	{ "bad/lxc_hostile_name", "0::/lxc.payload.a b\"c\n", 0, FT_RT_LXC, "a_b_c" },
-	{ "bad/colon_unknown_kind", "0::/x.slice:evil:" ID1 "\n", 0, FT_RT_UNKNOWN, ID1 },
-	{ "bad/pod_uid_junk", "0::/kubepods/podxyz/" ID1 "\n", 0, FT_RT_UNKNOWN, ID1, true, "" },
+    /* Docker */
+    {"docker/v1_cgroupfs", V1("/docker/" ID1), 0, FT_RT_DOCKER, ID1},
+    {"docker/v2_systemd", "0::/system.slice/docker-" ID1 ".scope\n", 0, FT_RT_DOCKER, ID1},
+    {"docker/hybrid_v1_only", V1("/docker/" ID1) "0::/\n", 0, FT_RT_DOCKER, ID1},
+    {"docker/hybrid_systemd",
+     V1("/system.slice/docker-" ID1 ".scope") "0::/system.slice/docker-" ID1 ".scope\n", 0,
+     FT_RT_DOCKER, ID1},
+    {"docker/in_docker", "0::/docker/" ID2 "/docker/" ID1 "\n", 0, FT_RT_DOCKER, ID1},
+    {"docker/systemd_inside", "0::/system.slice/docker-" ID1 ".scope/init.scope\n", 0, FT_RT_DOCKER,
+     ID1},
+    {"docker/k8s_dockershim",
+     "0::/kubepods.slice/kubepods-pod" UID_ ".slice/docker-" ID1 ".scope\n", 0, FT_RT_DOCKER, ID1,
+     true, UID},
+    /* containerd */
+    {"containerd/cri_systemd",
+     "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_
+     ".slice/cri-containerd-" ID1 ".scope\n",
+     0, FT_RT_CONTAINERD, ID1, true, UID},
+    {"containerd/cri_cgroupfs_v1", V1("/kubepods/burstable/pod" UID "/" ID1), 0, FT_RT_UNKNOWN, ID1,
+     true, UID},
+    {"containerd/colon_form",
+     "0::/system.slice/containerd.service/kubepods-burstable-pod" UID_ ".slice:cri-containerd:" ID1
+     "\n",
+     0, FT_RT_CONTAINERD, ID1, true, UID},
+    {"containerd/cgroupns_relative", "0::/../../kubepods/besteffort/pod" UID "/" ID1 "\n", 0,
+     FT_RT_UNKNOWN, ID1, true, UID},
+    {"containerd/nerdctl", "0::/system.slice/nerdctl-" ID1 ".scope\n", 0, FT_RT_CONTAINERD, ID1},
+    {"containerd/plain_namespace_dir", "0::/default/" ID1 "\n", 0, FT_RT_UNKNOWN, ID1},
+    /* CRI-O */
+    {"crio/systemd",
+     "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_ ".slice/crio-" ID1
+     ".scope\n",
+     0, FT_RT_CRIO, ID1, true, UID},
+    {"crio/cgroupfs", V1("/kubepods/burstable/pod" UID "/crio-" ID1), 0, FT_RT_CRIO, ID1, true,
+     UID},
+    {"crio/conmon", "0::/kubepods.slice/crio-conmon-" ID1 ".scope\n", -ENOENT},
+    {"crio/systemd_container_subgroup",
+     "0::/kubepods.slice/kubepods-pod" UID_ ".slice/crio-" ID1 ".scope/container\n", 0, FT_RT_CRIO,
+     ID1, true, UID},
+    /* Podman */
+    {"podman/cgroupfs_hybrid",
+     V1("/libpod_parent/libpod-" ID1) "0::/libpod_parent/libpod-" ID1 "\n", 0, FT_RT_PODMAN, ID1},
+    {"podman/systemd", "0::/machine.slice/libpod-" ID1 ".scope\n", 0, FT_RT_PODMAN, ID1},
+    {"podman/rootless",
+     "0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" ID1 ".scope\n", 0,
+     FT_RT_PODMAN, ID1},
+    {"podman/pod", "0::/machine.slice/machine-libpod_pod_" ID2 ".slice/libpod-" ID1 ".scope\n", 0,
+     FT_RT_PODMAN, ID1},
+    {"podman/conmon", "0::/machine.slice/libpod-conmon-" ID1 ".scope\n", -ENOENT},
+    /* LXC / LXD */
+    {"lxc/payload", "0::/lxc.payload.web1\n", 0, FT_RT_LXC, "web1"},
+    {"lxc/v1", V1("/lxc/web2"), 0, FT_RT_LXC, "web2"},
+    {"lxc/monitor", "0::/lxc.monitor.web1\n", -ENOENT},
+    /* v2 line wins over v1 lines in a hybrid file */
+    {"hybrid/unified_wins", V1("/docker/" ID2) "0::/system.slice/docker-" ID1 ".scope\n", 0,
+     FT_RT_DOCKER, ID1},
+    {"hybrid/systemd_line_wins", "4:memory:/docker/" ID2 "\n1:name=systemd:/docker/" ID1 "\n0::/\n",
+     0, FT_RT_DOCKER, ID1},
+    /* not containers */
+    {"host/root", "0::/\n", -ENOENT},
+    {"host/init_scope", "0::/init.scope\n", -ENOENT},
+    {"host/v1", V1("/user.slice/user-0.slice/session-1.scope"), -ENOENT},
+    {"host/no_newline", "0::/system.slice/sshd.service", -ENOENT},
+    /* malformed or hostile */
+    {"bad/empty", "", -EINVAL},
+    {"bad/garbage", "garbage without colons\n\n", -EINVAL},
+    {"bad/hier_not_number", "x::/docker/" ID1 "\n", -EINVAL},
+    {"bad/relative_path", "0::docker/" ID1 "\n", -ENOENT},
+    {"bad/short_id", "0::/system.slice/docker-3f4e7a1b.scope\n", -ENOENT},
+    {"bad/long_id", "0::/docker/" ID1 "0\n", -ENOENT},
+    {"bad/uppercase_id",
+     "0::/docker/3F4E7A1B2C3D4E5F60718293A4B5C6D7E8F9011223344556677889900AABBCCD\n", -ENOENT},
+    {"bad/non_hex_id",
+     "0::/system.slice/docker-"
+     "zz4e7a1b2c3d4e5f60718293a4b5c6d7e8f9011223344556677889900aabbccd"
+     ".scope\n",
+     -ENOENT},
+    {"bad/lxc_long_name",
+     "0::/"
+     "lxc.payload."
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+     -ENOENT},
+    {"bad/lxc_hostile_name", "0::/lxc.payload.a b\"c\n", 0, FT_RT_LXC, "a_b_c"},
+    {"bad/colon_unknown_kind", "0::/x.slice:evil:" ID1 "\n", 0, FT_RT_UNKNOWN, ID1},
+    {"bad/pod_uid_junk", "0::/kubepods/podxyz/" ID1 "\n", 0, FT_RT_UNKNOWN, ID1, true, ""},
 };
 
 static void test_cgroup_table(void)
@@ -139,7 +145,7 @@ static void test_cgroup_table(void)
 		ASSERT_STREQ(r.id, c->id, "id");
 		ASSERT_EQ(r.kubepods, c->kubepods, "kubepods");
 		ASSERT_STREQ(r.pod_uid, c->pod_uid ? c->pod_uid : "", "pod uid");
-end:
+	end:
 		test_end();
 	}
 }
@@ -192,60 +198,64 @@ struct meta_case {
 
 #define DOCKER_PLAIN                                                                               \
 	"{\"StreamConfig\":{},\"State\":{\"Running\":true,\"Pid\":4242,\"ExitCode\":0},"           \
-	"\"ID\":\"" ID1 "\",\"Created\":\"2024-05-01T10:00:00.0Z\",\"Managed\":false,"              \
-	"\"Path\":\"nginx\",\"Args\":[\"-g\",\"daemon off;\"],"                                     \
-	"\"Config\":{\"Hostname\":\"3f4e7a1b2c3d\",\"Env\":[\"PATH=/usr/bin\"],"                     \
-	"\"Image\":\"nginx:1.25\",\"Labels\":{\"com.docker.compose.service\":\"web\"}},"            \
-	"\"Image\":\"sha256:" ID2 "\",\"Name\":\"/web-1\",\"RestartCount\":0,"                       \
+	"\"ID\":\"" ID1 "\",\"Created\":\"2024-05-01T10:00:00.0Z\",\"Managed\":false,"             \
+	"\"Path\":\"nginx\",\"Args\":[\"-g\",\"daemon off;\"],"                                    \
+	"\"Config\":{\"Hostname\":\"3f4e7a1b2c3d\",\"Env\":[\"PATH=/usr/bin\"],"                   \
+	"\"Image\":\"nginx:1.25\",\"Labels\":{\"com.docker.compose.service\":\"web\"}},"           \
+	"\"Image\":\"sha256:" ID2 "\",\"Name\":\"/web-1\",\"RestartCount\":0,"                     \
 	"\"Driver\":\"overlay2\",\"HostConfig\":{}}"
 
 #define DOCKER_K8S(type, cname)                                                                    \
-	"{\"ID\":\"" ID1 "\",\"Name\":\"/k8s_" cname "_shop-7d9_prod_" UID "_0\","                  \
-	"\"Config\":{\"Labels\":{\"io.kubernetes.pod.name\":\"shop-7d9\","                          \
-	"\"io.kubernetes.pod.namespace\":\"prod\",\"io.kubernetes.pod.uid\":\"" UID "\","           \
-	"\"io.kubernetes.container.name\":\"" cname "\",\"io.kubernetes.docker.type\":\"" type "\"," \
+	"{\"ID\":\"" ID1 "\",\"Name\":\"/k8s_" cname "_shop-7d9_prod_" UID "_0\","                 \
+	"\"Config\":{\"Labels\":{\"io.kubernetes.pod.name\":\"shop-7d9\","                         \
+	"\"io.kubernetes.pod.namespace\":\"prod\",\"io.kubernetes.pod.uid\":\"" UID "\","          \
+	"\"io.kubernetes.container.name\":\"" cname "\",\"io.kubernetes.docker.type\":\"" type     \
+	"\","                                                                                      \
 	"\"io.kubernetes.sandbox.id\":\"" ID2 "\"}}}"
 
 #define CONTAINERD_CRI(type, extra)                                                                \
-	"{\"ociVersion\":\"1.1.0\",\"process\":{\"args\":[\"/pause\"]},\"root\":{\"path\":\"rootfs\"}," \
-	"\"annotations\":{\"io.kubernetes.cri.container-type\":\"" type "\","                       \
-	"\"io.kubernetes.cri.sandbox-id\":\"" ID2 "\","                                              \
-	"\"io.kubernetes.cri.sandbox-name\":\"shop-7d9\","                                           \
-	"\"io.kubernetes.cri.sandbox-namespace\":\"prod\","                                          \
-	"\"io.kubernetes.cri.sandbox-uid\":\"" UID "\"" extra "},"                                   \
+	"{\"ociVersion\":\"1.1.0\",\"process\":{\"args\":[\"/"                                     \
+	"pause\"]},\"root\":{\"path\":\"rootfs\"},"                                                \
+	"\"annotations\":{\"io.kubernetes.cri.container-type\":\"" type "\","                      \
+	"\"io.kubernetes.cri.sandbox-id\":\"" ID2 "\","                                            \
+	"\"io.kubernetes.cri.sandbox-name\":\"shop-7d9\","                                         \
+	"\"io.kubernetes.cri.sandbox-namespace\":\"prod\","                                        \
+	"\"io.kubernetes.cri.sandbox-uid\":\"" UID "\"" extra "},"                                 \
 	"\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/var/run/netns/cni-1\"}]}}"
 
 #define CRIO_CONTAINER                                                                             \
-	"{\"ociVersion\":\"1.0.2-dev\",\"annotations\":{"                                            \
-	"\"io.container.manager\":\"cri-o\",\"io.kubernetes.cri-o.ContainerType\":\"container\","     \
-	"\"io.kubernetes.cri-o.Name\":\"k8s_api_shop-7d9_prod_" UID "_1\","                           \
-	"\"io.kubernetes.cri-o.SandboxID\":\"" ID2 "\","                                             \
-	"\"io.kubernetes.cri-o.Labels\":\"{\\\"io.kubernetes.container.name\\\":\\\"api\\\","        \
-	"\\\"io.kubernetes.pod.name\\\":\\\"shop-7d9\\\",\\\"io.kubernetes.pod.namespace\\\":\\\"prod\\\"," \
+	"{\"ociVersion\":\"1.0.2-dev\",\"annotations\":{"                                          \
+	"\"io.container.manager\":\"cri-o\",\"io.kubernetes.cri-o.ContainerType\":\"container\","  \
+	"\"io.kubernetes.cri-o.Name\":\"k8s_api_shop-7d9_prod_" UID "_1\","                        \
+	"\"io.kubernetes.cri-o.SandboxID\":\"" ID2 "\","                                           \
+	"\"io.kubernetes.cri-o.Labels\":\"{\\\"io.kubernetes.container.name\\\":\\\"api\\\","      \
+	"\\\"io.kubernetes.pod.name\\\":\\\"shop-7d9\\\",\\\"io.kubernetes.pod.namespace\\\":"     \
+	"\\\"prod\\\","                                                                            \
 	"\\\"io.kubernetes.pod.uid\\\":\\\"" UID "\\\"}\"}}"
 
 #define CRIO_SANDBOX                                                                               \
-	"{\"annotations\":{\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","                       \
-	"\"io.kubernetes.cri-o.Name\":\"k8s_POD_shop-7d9_prod_" UID "_0\","                           \
-	"\"io.kubernetes.pod.name\":\"shop-7d9\",\"io.kubernetes.pod.namespace\":\"prod\","           \
+	"{\"annotations\":{\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","                     \
+	"\"io.kubernetes.cri-o.Name\":\"k8s_POD_shop-7d9_prod_" UID "_0\","                        \
+	"\"io.kubernetes.pod.name\":\"shop-7d9\",\"io.kubernetes.pod.namespace\":\"prod\","        \
 	"\"io.kubernetes.container.name\":\"POD\",\"io.kubernetes.cri-o.SandboxID\":\"" ID2 "\"}}"
 
 /* What podman 4 writes (see /var/lib/containers/storage/.../userdata/config.json). */
 #define PODMAN_OCI                                                                                 \
-	"{\"ociVersion\":\"1.0.2-dev\",\"hostname\":\"3f4e7a1b2c3d\",\"annotations\":{"               \
-	"\"io.container.manager\":\"libpod\",\"io.kubernetes.cri-o.Created\":\"2024-05-01T10:00:00Z\"," \
-	"\"io.kubernetes.cri-o.TTY\":\"false\",\"io.podman.annotations.autoremove\":\"FALSE\","       \
-	"\"org.opencontainers.image.stopSignal\":\"15\"},\"linux\":{\"cgroupsPath\":"                \
+	"{\"ociVersion\":\"1.0.2-dev\",\"hostname\":\"3f4e7a1b2c3d\",\"annotations\":{"            \
+	"\"io.container.manager\":\"libpod\",\"io.kubernetes.cri-o.Created\":\"2024-05-01T10:00:"  \
+	"00Z\","                                                                                   \
+	"\"io.kubernetes.cri-o.TTY\":\"false\",\"io.podman.annotations.autoremove\":\"FALSE\","    \
+	"\"org.opencontainers.image.stopSignal\":\"15\"},\"linux\":{\"cgroupsPath\":"              \
 	"\"/libpod_parent/libpod-" ID1 "\"}}"
 
 #define STORE                                                                                      \
-	"[{\"id\":\"" ID2 "\",\"names\":[\"other\"],\"image\":\"x\",\"layer\":\"y\"},"               \
-	"{\"id\":\"" ID1 "\",\"names\":[\"ftt-web\",\"alias\"],\"image\":\"" ID2 "\","                \
-	"\"metadata\":\"{\\\"image-name\\\":\\\"localhost/bb:latest\\\",\\\"name\\\":\\\"md-name\\\"}\"," \
+	"[{\"id\":\"" ID2 "\",\"names\":[\"other\"],\"image\":\"x\",\"layer\":\"y\"},"             \
+	"{\"id\":\"" ID1 "\",\"names\":[\"ftt-web\",\"alias\"],\"image\":\"" ID2 "\","             \
+	"\"metadata\":\"{\\\"image-name\\\":\\\"localhost/"                                        \
+	"bb:latest\\\",\\\"name\\\":\\\"md-name\\\"}\","                                           \
 	"\"created\":\"2024-05-01T10:00:00Z\",\"flags\":{\"MountLabel\":\"\"}}]"
 
-#define STORE_MD_ONLY                                                                              \
-	"[{\"id\":\"" ID1 "\",\"metadata\":\"{\\\"name\\\":\\\"from-md\\\"}\"}]"
+#define STORE_MD_ONLY "[{\"id\":\"" ID1 "\",\"metadata\":\"{\\\"name\\\":\\\"from-md\\\"}\"}]"
 
 static int parse_store_id1(const char *b, size_t n, struct ft_container_meta *m)
 {
@@ -253,63 +263,60 @@ static int parse_store_id1(const char *b, size_t n, struct ft_container_meta *m)
 }
 
 static const struct meta_case meta_cases[] = {
-	{ "docker/plain", ft_docker_config_parse, DOCKER_PLAIN, 0, ID1, "web-1" },
-	{ "docker/k8s_container", ft_docker_config_parse, DOCKER_K8S("container", "api"), 0, ID1,
-	  "k8s_api_shop-7d9_prod_" UID "_0", "api", "shop-7d9", "prod", UID, ID2 },
-	{ "docker/k8s_sandbox", ft_docker_config_parse, DOCKER_K8S("podsandbox", "POD"), 0, ID1,
-	  "k8s_POD_shop-7d9_prod_" UID "_0", "POD", "shop-7d9", "prod", UID, ID2, true },
-	{ "oci/containerd_container", ft_oci_config_parse,
-	  CONTAINERD_CRI("container", ",\"io.kubernetes.cri.container-name\":\"api\","
-				      "\"io.kubernetes.cri.image-name\":\"docker.io/x/api:1\""),
-	  0, "", "", "api", "shop-7d9", "prod", UID, ID2 },
-	{ "oci/containerd_sandbox", ft_oci_config_parse, CONTAINERD_CRI("sandbox", ""), 0, "", "",
-	  "", "shop-7d9", "prod", UID, ID2, true },
-	{ "oci/crio_container", ft_oci_config_parse, CRIO_CONTAINER, 0, "",
-	  "k8s_api_shop-7d9_prod_" UID "_1", "api", "shop-7d9", "prod", UID, ID2 },
-	{ "oci/crio_sandbox", ft_oci_config_parse, CRIO_SANDBOX, 0, "",
-	  "k8s_POD_shop-7d9_prod_" UID "_0", "POD", "shop-7d9", "prod", "", ID2, true },
-	{ "oci/podman", ft_oci_config_parse, PODMAN_OCI, 0, "", "", "", "", "", "", "", false,
-	  true },
-	{ "oci/nerdctl", ft_oci_config_parse,
-	  "{\"annotations\":{\"nerdctl/name\":\"db\",\"nerdctl/namespace\":\"default\"}}", 0, "",
-	  "db" },
-	{ "storage/names", parse_store_id1, STORE, 0, ID1, "ftt-web" },
-	{ "storage/metadata_name", parse_store_id1, STORE_MD_ONLY, 0, ID1, "from-md" },
-	{ "storage/absent", parse_store_id1, "[{\"id\":\"" ID2 "\",\"names\":[\"x\"]}]", -ENOENT },
-	/* malformed */
-	{ "bad/docker_truncated", ft_docker_config_parse, "{\"ID\":\"" ID1 "\",\"Name\":\"/we",
-	  -EINVAL },
-	{ "bad/docker_array", ft_docker_config_parse, "[1,2,3]", -EINVAL },
-	{ "bad/docker_empty", ft_docker_config_parse, "", -EINVAL },
-	{ "bad/docker_empty_object", ft_docker_config_parse, "{}", -ENOENT },
-	{ "bad/docker_wrong_types", ft_docker_config_parse,
-	  "{\"ID\":5,\"Name\":[\"/x\"],\"Config\":\"labels\"}", -ENOENT },
-	{ "bad/docker_labels_not_object", ft_docker_config_parse,
-	  "{\"Name\":\"/ok\",\"Config\":{\"Labels\":[\"io.kubernetes.pod.name\"]}}", 0, "", "ok" },
-	{ "bad/docker_label_wrong_type", ft_docker_config_parse,
-	  "{\"Name\":\"/ok\",\"Config\":{\"Labels\":{\"io.kubernetes.pod.name\":{\"a\":1}}}}", 0, "",
-	  "ok" },
-	{ "bad/docker_hostile_name", ft_docker_config_parse,
-	  "{\"Name\":\"/a b\\n\\\"c\\\"=d\\u0000e;$(rm)\"}", 0, "", "a_b__c__d_e___rm_" },
-	{ "bad/docker_only_slashes", ft_docker_config_parse, "{\"Name\":\"///\"}", -ENOENT },
-	{ "bad/oci_no_annotations", ft_oci_config_parse, "{\"ociVersion\":\"1.0.2\"}", -ENOENT },
-	{ "bad/oci_annotations_array", ft_oci_config_parse, "{\"annotations\":[]}", -ENOENT },
-	{ "bad/oci_nested_labels_malformed", ft_oci_config_parse,
-	  "{\"annotations\":{\"io.kubernetes.cri-o.Labels\":\"{\\\"io.kubernetes.pod.name\\\":\","
-	  "\"io.kubernetes.cri-o.Name\":\"n\"}}",
-	  0, "", "n" },
-	{ "bad/oci_nested_labels_not_string", ft_oci_config_parse,
-	  "{\"annotations\":{\"io.kubernetes.cri-o.Labels\":{\"io.kubernetes.pod.name\":\"p\"}}}",
-	  -ENOENT },
-	{ "bad/oci_trailing_garbage", ft_oci_config_parse,
-	  "{\"annotations\":{\"nerdctl/name\":\"db\"}} trailing", 0, "", "db" },
-	{ "bad/storage_not_array", parse_store_id1, "{\"id\":\"" ID1 "\"}", -EINVAL },
-	{ "bad/storage_names_not_strings", parse_store_id1,
-	  "[{\"id\":\"" ID1 "\",\"names\":[1,null]}]", 0, ID1, "" },
-	{ "bad/storage_metadata_malformed", parse_store_id1,
-	  "[{\"id\":\"" ID1 "\",\"metadata\":\"{\\\"name\"}]", 0, ID1, "" },
-	{ "bad/storage_id_with_nul", parse_store_id1, "[{\"id\":\"" ID1 "\\u0000x\",\"names\":[\"x\"]}]",
-	  -ENOENT },
+    {"docker/plain", ft_docker_config_parse, DOCKER_PLAIN, 0, ID1, "web-1"},
+    {"docker/k8s_container", ft_docker_config_parse, DOCKER_K8S("container", "api"), 0, ID1,
+     "k8s_api_shop-7d9_prod_" UID "_0", "api", "shop-7d9", "prod", UID, ID2},
+    {"docker/k8s_sandbox", ft_docker_config_parse, DOCKER_K8S("podsandbox", "POD"), 0, ID1,
+     "k8s_POD_shop-7d9_prod_" UID "_0", "POD", "shop-7d9", "prod", UID, ID2, true},
+    {"oci/containerd_container", ft_oci_config_parse,
+     CONTAINERD_CRI("container", ",\"io.kubernetes.cri.container-name\":\"api\","
+				 "\"io.kubernetes.cri.image-name\":\"docker.io/x/api:1\""),
+     0, "", "", "api", "shop-7d9", "prod", UID, ID2},
+    {"oci/containerd_sandbox", ft_oci_config_parse, CONTAINERD_CRI("sandbox", ""), 0, "", "", "",
+     "shop-7d9", "prod", UID, ID2, true},
+    {"oci/crio_container", ft_oci_config_parse, CRIO_CONTAINER, 0, "",
+     "k8s_api_shop-7d9_prod_" UID "_1", "api", "shop-7d9", "prod", UID, ID2},
+    {"oci/crio_sandbox", ft_oci_config_parse, CRIO_SANDBOX, 0, "",
+     "k8s_POD_shop-7d9_prod_" UID "_0", "POD", "shop-7d9", "prod", "", ID2, true},
+    {"oci/podman", ft_oci_config_parse, PODMAN_OCI, 0, "", "", "", "", "", "", "", false, true},
+    {"oci/nerdctl", ft_oci_config_parse,
+     "{\"annotations\":{\"nerdctl/name\":\"db\",\"nerdctl/namespace\":\"default\"}}", 0, "", "db"},
+    {"storage/names", parse_store_id1, STORE, 0, ID1, "ftt-web"},
+    {"storage/metadata_name", parse_store_id1, STORE_MD_ONLY, 0, ID1, "from-md"},
+    {"storage/absent", parse_store_id1, "[{\"id\":\"" ID2 "\",\"names\":[\"x\"]}]", -ENOENT},
+    /* malformed */
+    {"bad/docker_truncated", ft_docker_config_parse, "{\"ID\":\"" ID1 "\",\"Name\":\"/we", -EINVAL},
+    {"bad/docker_array", ft_docker_config_parse, "[1,2,3]", -EINVAL},
+    {"bad/docker_empty", ft_docker_config_parse, "", -EINVAL},
+    {"bad/docker_empty_object", ft_docker_config_parse, "{}", -ENOENT},
+    {"bad/docker_wrong_types", ft_docker_config_parse,
+     "{\"ID\":5,\"Name\":[\"/x\"],\"Config\":\"labels\"}", -ENOENT},
+    {"bad/docker_labels_not_object", ft_docker_config_parse,
+     "{\"Name\":\"/ok\",\"Config\":{\"Labels\":[\"io.kubernetes.pod.name\"]}}", 0, "", "ok"},
+    {"bad/docker_label_wrong_type", ft_docker_config_parse,
+     "{\"Name\":\"/ok\",\"Config\":{\"Labels\":{\"io.kubernetes.pod.name\":{\"a\":1}}}}", 0, "",
+     "ok"},
+    {"bad/docker_hostile_name", ft_docker_config_parse,
+     "{\"Name\":\"/a b\\n\\\"c\\\"=d\\u0000e;$(rm)\"}", 0, "", "a_b__c__d_e___rm_"},
+    {"bad/docker_only_slashes", ft_docker_config_parse, "{\"Name\":\"///\"}", -ENOENT},
+    {"bad/oci_no_annotations", ft_oci_config_parse, "{\"ociVersion\":\"1.0.2\"}", -ENOENT},
+    {"bad/oci_annotations_array", ft_oci_config_parse, "{\"annotations\":[]}", -ENOENT},
+    {"bad/oci_nested_labels_malformed", ft_oci_config_parse,
+     "{\"annotations\":{\"io.kubernetes.cri-o.Labels\":\"{\\\"io.kubernetes.pod.name\\\":\","
+     "\"io.kubernetes.cri-o.Name\":\"n\"}}",
+     0, "", "n"},
+    {"bad/oci_nested_labels_not_string", ft_oci_config_parse,
+     "{\"annotations\":{\"io.kubernetes.cri-o.Labels\":{\"io.kubernetes.pod.name\":\"p\"}}}",
+     -ENOENT},
+    {"bad/oci_trailing_garbage", ft_oci_config_parse,
+     "{\"annotations\":{\"nerdctl/name\":\"db\"}} trailing", 0, "", "db"},
+    {"bad/storage_not_array", parse_store_id1, "{\"id\":\"" ID1 "\"}", -EINVAL},
+    {"bad/storage_names_not_strings", parse_store_id1, "[{\"id\":\"" ID1 "\",\"names\":[1,null]}]",
+     0, ID1, ""},
+    {"bad/storage_metadata_malformed", parse_store_id1,
+     "[{\"id\":\"" ID1 "\",\"metadata\":\"{\\\"name\"}]", 0, ID1, ""},
+    {"bad/storage_id_with_nul", parse_store_id1, "[{\"id\":\"" ID1 "\\u0000x\",\"names\":[\"x\"]}]",
+     -ENOENT},
 };
 
 static void test_meta_table(void)
@@ -336,7 +343,7 @@ static void test_meta_table(void)
 		ASSERT_STREQ(m.sandbox_id, c->sandbox_id ? c->sandbox_id : "", "sandbox id");
 		ASSERT_EQ(m.sandbox, c->sandbox, "sandbox");
 		ASSERT_EQ(m.libpod, c->libpod, "libpod");
-end:
+	end:
 		test_end();
 	}
 }
@@ -381,7 +388,7 @@ static void test_meta_hostile(void)
 		test_end();
 	}
 	if (test_start("hostile/every_prefix")) {
-		static const char *const docs[] = { DOCKER_PLAIN, CRIO_CONTAINER, STORE };
+		static const char *const docs[] = {DOCKER_PLAIN, CRIO_CONTAINER, STORE};
 
 		for (i = 0; i < 3; i++) {
 			const char *d = docs[i];
@@ -409,7 +416,7 @@ static void test_meta_hostile(void)
 
 static void test_misc(void)
 {
-	struct ft_ct_labels l = { .runtime = FT_RT_PODMAN };
+	struct ft_ct_labels l = {.runtime = FT_RT_PODMAN};
 	char kv[256];
 
 	if (test_start("names/patterns")) {
@@ -433,7 +440,8 @@ static void test_misc(void)
 		strcpy(l.container, "web");
 		strcpy(l.container_id, ID1);
 		ft_ct_labels_kv(&l, kv, sizeof(kv));
-		ASSERT_STREQ(kv, "runtime=podman container=web container_id=3f4e7a1b2c3d", "podman");
+		ASSERT_STREQ(kv, "runtime=podman container=web container_id=3f4e7a1b2c3d",
+			     "podman");
 		strcpy(l.pod, "shop-7d9");
 		ft_ct_labels_kv(&l, kv, sizeof(kv));
 		ASSERT_STREQ(kv,
