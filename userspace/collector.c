@@ -509,9 +509,11 @@ size_t ft_coll_expire(struct ft_coll *c, size_t capacity, struct ft_cflow ***del
 			continue;
 		}
 		alive++;
-		/* An empty record has nothing to close. */
-		if (ft_age(c->now, f->rec_start_ns) >= (__s64)(to->active * NS) &&
-		    ft_cflow_rpackets(f))
+		/* The record has carried traffic for the active timeout: its
+		 * duration by packets, so an idle flow waits for its idle
+		 * timeout instead, and an empty record has nothing to close. */
+		if (ft_cflow_rpackets(f) &&
+		    ft_age(f->f.v.last_ns, f->rec_start_ns) >= (__s64)(to->active * NS))
 			f->reason = FT_END_ACTIVE;
 	}
 	ft_coll_evict(c, capacity, alive);

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# flowtap run exporting IPFIX to a real collector: nfcapd (nfdump) receives
+# the records and `nfdump -R` shows the flows with the exact packet counts
+# and IP byte counts sent; a collector started later decodes new records
+# thanks to the periodic template refresh over UDP; SIGTERM exports the
+# open records (forced).
+set -u
+cd "$(dirname "$0")/../.."
+FT=${FLOWTAP:-$PWD/flowtap}
+N=run_ipfix
+T=$(mktemp -d /tmp/ftt-run.XXXXXX)
+A=ftr$$a B=ftr$$b
+PIDS=()
+
+pass() { echo "PASS $N/$1"; }
+fail() { echo "FAIL $N/$1: $2"; }
+skip() { echo "SKIP $N/$1: $2"; }
+expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}" $(cat $T/*.pid 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf \
+		$FT detach --all >/dev/null 2>&1
+	ip netns del $A 2>/dev/null
+	ip netns del $B 2>/dev/null
+	umount $T/bpf 2>/dev/null
+	if [ -n "${FT_KEEP_TMP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+[ "$(id -u)" = 0 ] || { skip all "needs root"; exit 0; }
+if $FT run --help 2>&1 | grep -q "not available"; then
+	skip all "this flowtap has no run command (link with -Wl,-u,ft_cmd_run)"
+	exit 0
+fi
+
+# Namespaces with only 198.18.0.0/15 and fd00::/8, no default route; a
+# private bpffs for the pins.
+setup() {
+	ip netns add $A && ip netns add $B || return 1
+	ip link add a0 netns $A type veth peer name b0 netns $B || return 1
+	ip -n $A addr add 198.18.0.1/24 dev a0 && ip -n $B addr add 198.18.0.2/24 dev b0
+	ip -n $A addr add fd00::1/64 dev a0 nodad && ip -n $B addr add fd00::2/64 dev b0 nodad
+	ip -n $A link set lo up && ip -n $B link set lo up
+	ip -n $A link set a0 up && ip -n $B link set b0 up
+	mkdir -p $T/bpf && mount -t bpf bpf $T/bpf
+}
+
+ft() { ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf $FT "$@"; }
+
+# start_run TAG ARGS...: `flowtap run ARGS` in namespace A, in a private
+# mount namespace with a tmpfs /dev holding the usual nodes and, when the
+# test has a syslog listener, /dev/log bound to it. The pid is in $T/TAG.pid.
+start_run() {
+	local tag=$1
+	shift
+	ip netns exec $A unshare -m --propagation private bash -c '
+		T=$1; tag=$2; shift 2
+		mkdir -p $T/hostdev && mount --rbind /dev $T/hostdev &&
+			mount -t tmpfs -o mode=755 tmpfs /dev || exit 97
+		for n in null zero full random urandom; do
+			touch /dev/$n && mount --bind $T/hostdev/$n /dev/$n
+		done
+		[ -S $T/devlog ] && touch /dev/log && mount --bind $T/devlog /dev/log
+		echo $$ > $T/$tag.pid
+		exec "$@"' sh $T $tag env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf \
+		$FT run "$@" >$T/$tag.out 2>$T/$tag.err &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		[ -s $T/$tag.pid ] && ft status --json 2>/dev/null | jq -e 'length > 0' >/dev/null &&
+			return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# stop_run TAG [SIGNAL]: signal the daemon, wait for it; prints its exit code.
+stop_run() {
+	local pid
+	pid=$(cat $T/$1.pid)
+	kill -${2:-TERM} $pid 2>/dev/null
+	for _ in $(seq 100); do
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	wait $pid 2>/dev/null # not our child (ip netns exec is): the code is in the pipe below
+	rm -f $T/$1.pid
+}
+
+udp_send() { # NS DST SPORT DPORT COUNT PAYLOAD-BYTES
+	ip netns exec $1 python3 -c '
+import socket, sys
+dst, sport, dport, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+for _ in range(n):
+    s.sendto(b"x" * size, (dst, dport))
+' "$2" "$3" "$4" "$5" "$6"
+}
+
+# jsum FILE JQ-SELECT FIELD: sum of FIELD over the matching records.
+jsum() { jq -s "[.[] | select($2) | .$3] | add // 0" "$1" 2>/dev/null; }
+
+syslog_listener() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "a", buffering=1)
+while True:
+    out.write(s.recv(65536).decode(errors="replace").rstrip("\n") + "\n")
+' $T/devlog $T/syslog.txt &
+	PIDS+=($!)
+	for _ in $(seq 30); do [ -S $T/devlog ] && return 0; sleep 0.1; done
+	return 1
+}
+
+# slsum PATTERN KEY: sum of KEY=n over syslog lines matching PATTERN.
+slsum() {
+	grep -E "$1" $T/syslog.txt | grep -oE " $2=[0-9]+" | cut -d= -f2 | awk '{s+=$1} END {print s+0}'
+}
+
+
+setup || { fail setup "cannot create namespaces"; exit 1; }
+command -v nfcapd >/dev/null && command -v nfdump >/dev/null || { skip all "nfdump not installed"; exit 0; }
+ip netns exec $A ping -c1 -W2 198.18.0.2 >/dev/null
+ip netns exec $A ping -6 -c1 -W2 fd00::2 >/dev/null
+
+# nfcapd_start TAG DIR: a collector on 127.0.0.1:4739 in namespace A.
+nfcapd_start() {
+	mkdir -p $2
+	ip netns exec $A nfcapd -w $2 -p 4739 -b 127.0.0.1 -t 3600 >$T/$1.log 2>&1 &
+	echo $! >$T/$1.nfpid
+	PIDS+=($!)
+	for _ in $(seq 30); do
+		ip netns exec $A ss -lun | grep -q 127.0.0.1:4739 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+nfcapd_stop() { # its file is complete once it exits
+	local pid
+	pid=$(cat $T/$1.nfpid)
+	kill -TERM $pid
+	for _ in $(seq 50); do kill -0 $pid 2>/dev/null || return 0; sleep 0.1; done
+}
+# nfsum DIR FILTER: packets/bytes of the matching flows.
+nfsum() {
+	nfdump -R $1 -o csv "$2" 2>/dev/null |
+		awk -F, '$1 ~ /^[0-9][0-9][0-9][0-9]-/ {p += $12; b += $13} END {print p + 0 "/" b + 0}'
+}
+# nfcol DIR FILTER COLUMN: a column of the first matching flow.
+nfcol() {
+	nfdump -R $1 -o csv "$2" 2>/dev/null |
+		awk -F, -v c=$3 '$1 ~ /^[0-9][0-9][0-9][0-9]-/ {print $c; exit}'
+}
+
+nfcapd_start n1 $T/nf1 || { fail nfcapd "cannot start: $(cat $T/n1.log)"; exit 1; }
+printf '%s\n' 'interval = 1s' 'idle_timeout_udp = 2s' 'ipfix = 127.0.0.1:4739' \
+	'ipfix_template_refresh = 1s' 'ipfix_domain = 42' >$T/run.conf
+start_run d1 -i a0 --config $T/run.conf
+if grep -q "without libfixbuf" $T/d1.err; then
+	skip all "this flowtap was built without libfixbuf"
+	exit 0
+fi
+[ -s $T/d1.pid ] || { fail start "$(cat $T/d1.err)"; exit 1; }
+pass start
+
+udp_send $A 198.18.0.2 40000 9999 100 100
+udp_send $A fd00::2 40001 9998 50 200
+sleep 4 # past the 2 s idle timeout: the records close and are exported
+nfcapd_stop n1
+# IPFIX octets are IP bytes: 100 x (20 + 8 + 100), 50 x (40 + 8 + 200).
+expect ipfix_udp4_exact "$(nfsum $T/nf1 'proto udp and src port 40000 and dst port 9999')" 100/12800
+expect ipfix_udp6_exact "$(nfsum $T/nf1 'inet6 and proto udp and src port 40001 and dst port 9998')" 50/12400
+ifx=$(ip -n $A -j link show a0 | jq '.[0].ifindex')
+expect ipfix_egress_interface "$(nfcol $T/nf1 'proto udp and dst port 9999' 17)" "$ifx"
+expect ipfix_addresses "$(nfcol $T/nf1 'proto udp and dst port 9999' 4) $(nfcol $T/nf1 'proto udp and dst port 9999' 5)" "198.18.0.1 198.18.0.2"
+grep -q "Observation domain 42" $T/n1.log && pass ipfix_domain || fail ipfix_domain "$(tail -3 $T/n1.log)"
+
+# A new collector never saw the templates: the refresh sends them again.
+nfcapd_start n2 $T/nf2 || fail nfcapd2 "cannot start"
+sleep 1.5
+udp_send $A 198.18.0.2 40002 9997 30 100
+sleep 0.5
+# SIGTERM: the open record is exported, forced.
+stop_run d1
+nfcapd_stop n2
+expect ipfix_refresh_and_forced "$(nfsum $T/nf2 'proto udp and dst port 9997')" 30/3840
+expect ipfix_no_duplicates "$(nfsum $T/nf2 'proto udp and dst port 9999')" 0/0
+expect detached "$(ft status --json | jq length)" 0
+[ -s $T/d1.err ] && fail stderr_clean "$(head -3 $T/d1.err)" || pass stderr_clean

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# flowtap run end to end on a veth pair: exact UDP counts in the JSON flow
+# log and in syslog lines (a datagram listener bound over /dev/log inside a
+# private mount namespace -- the host's /dev is never touched), idle end
+# records, a second run refused, SIGHUP reopening the log, SIGTERM flushing
+# forced records and detaching what the run attached, the terminal summary.
+set -u
+cd "$(dirname "$0")/../.."
+FT=${FLOWTAP:-$PWD/flowtap}
+N=run_sinks
+T=$(mktemp -d /tmp/ftt-run.XXXXXX)
+A=ftr$$a B=ftr$$b
+PIDS=()
+
+pass() { echo "PASS $N/$1"; }
+fail() { echo "FAIL $N/$1: $2"; }
+skip() { echo "SKIP $N/$1: $2"; }
+expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}" $(cat $T/*.pid 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf \
+		$FT detach --all >/dev/null 2>&1
+	ip netns del $A 2>/dev/null
+	ip netns del $B 2>/dev/null
+	umount $T/bpf 2>/dev/null
+	if [ -n "${FT_KEEP_TMP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+[ "$(id -u)" = 0 ] || { skip all "needs root"; exit 0; }
+if $FT run --help 2>&1 | grep -q "not available"; then
+	skip all "this flowtap has no run command (link with -Wl,-u,ft_cmd_run)"
+	exit 0
+fi
+
+# Namespaces with only 198.18.0.0/15 and fd00::/8, no default route; a
+# private bpffs for the pins.
+setup() {
+	ip netns add $A && ip netns add $B || return 1
+	ip link add a0 netns $A type veth peer name b0 netns $B || return 1
+	ip -n $A addr add 198.18.0.1/24 dev a0 && ip -n $B addr add 198.18.0.2/24 dev b0
+	ip -n $A addr add fd00::1/64 dev a0 nodad && ip -n $B addr add fd00::2/64 dev b0 nodad
+	ip -n $A link set lo up && ip -n $B link set lo up
+	ip -n $A link set a0 up && ip -n $B link set b0 up
+	mkdir -p $T/bpf && mount -t bpf bpf $T/bpf
+}
+
+ft() { ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf $FT "$@"; }
+
+# start_run TAG ARGS...: `flowtap run ARGS` in namespace A, in a private
+# mount namespace with a tmpfs /dev holding the usual nodes and, when the
+# test has a syslog listener, /dev/log bound to it. The pid is in $T/TAG.pid.
+start_run() {
+	local tag=$1
+	shift
+	ip netns exec $A unshare -m --propagation private bash -c '
+		T=$1; tag=$2; shift 2
+		mkdir -p $T/hostdev && mount --rbind /dev $T/hostdev &&
+			mount -t tmpfs -o mode=755 tmpfs /dev || exit 97
+		for n in null zero full random urandom; do
+			touch /dev/$n && mount --bind $T/hostdev/$n /dev/$n
+		done
+		[ -S $T/devlog ] && touch /dev/log && mount --bind $T/devlog /dev/log
+		echo $$ > $T/$tag.pid
+		exec "$@"' sh $T $tag env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf \
+		$FT run "$@" >$T/$tag.out 2>$T/$tag.err &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		[ -s $T/$tag.pid ] && ft status --json 2>/dev/null | jq -e 'length > 0' >/dev/null &&
+			return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# stop_run TAG [SIGNAL]: signal the daemon, wait for it; prints its exit code.
+stop_run() {
+	local pid
+	pid=$(cat $T/$1.pid)
+	kill -${2:-TERM} $pid 2>/dev/null
+	for _ in $(seq 100); do
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	wait $pid 2>/dev/null # not our child (ip netns exec is): the code is in the pipe below
+	rm -f $T/$1.pid
+}
+
+udp_send() { # NS DST SPORT DPORT COUNT PAYLOAD-BYTES
+	ip netns exec $1 python3 -c '
+import socket, sys
+dst, sport, dport, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+for _ in range(n):
+    s.sendto(b"x" * size, (dst, dport))
+' "$2" "$3" "$4" "$5" "$6"
+}
+
+# jsum FILE JQ-SELECT FIELD: sum of FIELD over the matching records.
+jsum() { jq -s "[.[] | select($2) | .$3] | add // 0" "$1" 2>/dev/null; }
+
+syslog_listener() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "a", buffering=1)
+while True:
+    out.write(s.recv(65536).decode(errors="replace").rstrip("\n") + "\n")
+' $T/devlog $T/syslog.txt &
+	PIDS+=($!)
+	for _ in $(seq 30); do [ -S $T/devlog ] && return 0; sleep 0.1; done
+	return 1
+}
+
+# slsum PATTERN KEY: sum of KEY=n over syslog lines matching PATTERN.
+slsum() {
+	grep -E "$1" $T/syslog.txt | grep -oE " $2=[0-9]+" | cut -d= -f2 | awk '{s+=$1} END {print s+0}'
+}
+
+setup || { fail setup "cannot create namespaces"; exit 1; }
+syslog_listener || { fail setup "syslog listener"; exit 1; }
+# Neighbours first: ARP and NDP are not what is counted.
+ip netns exec $A ping -c1 -W2 198.18.0.2 >/dev/null
+ip netns exec $A ping -6 -c1 -W2 fd00::2 >/dev/null
+
+cat >$T/run.conf <<EOF
+# short timeouts for the test
+interval = 1s
+idle_timeout_udp = 3s
+syslog = yes
+syslog_top = 5
+syslog_ended = yes
+syslog_facility = local3
+EOF
+F=$T/flows.jsonl
+start_run d1 -i a0 --config $T/run.conf --flow-log $F || { fail start "$(cat $T/d1.err)"; exit 1; }
+pass start
+
+# A second run on the same datapath is refused, and changes nothing.
+out=$(ft run -i a0 --interval 1 2>&1)
+rc=$?
+case "$rc:$out" in
+1:*"already collecting"*) pass second_run_refused ;;
+*) fail second_run_refused "exit $rc: $out" ;;
+esac
+
+udp_send $A 198.18.0.2 40000 9999 100 100
+udp_send $A fd00::2 40001 9998 50 200
+sleep 5 # past the 3 s idle timeout and a few intervals
+
+sel4='.direction=="egress" and .proto=="udp" and .sport==40000 and .dport==9999'
+sel6='.direction=="egress" and .family==6 and .sport==40001 and .dport==9998'
+expect flowlog_udp4_exact "$(jsum $F "$sel4" packets_delta)/$(jsum $F "$sel4" bytes_delta)" 100/14200
+expect flowlog_udp6_exact "$(jsum $F "$sel6" packets_delta)/$(jsum $F "$sel6" bytes_delta)" 50/13100
+expect flowlog_idle_end "$(jq -sc "[.[] | select($sel4 and .end_reason != null) | [.end_reason, .packets, .bytes]]" $F)" '[["idle",100,14200]]'
+expect flowlog_fields "$(jq -sc "[.[] | select($sel4)][0] | [.iface, .family, .src, .dst, .tcp_flags, .http_requests, (.first_seen > 1e9), (.last_seen >= .first_seen)]" $F)" '["a0",4,"198.18.0.1","198.18.0.2","",0,true,true]'
+
+# syslog: ident, facility local3 (19) * 8 + info (6) = 158
+expect syslog_ident "$(grep -c '^<158>.* flowtap\[[0-9]*\]: summary ' $T/syslog.txt | awk '{print ($1 > 2)}')" 1
+f4='^.*: flow rank=[0-9]+ iface=a0 dir=egress proto=udp src=198\.18\.0\.1 sport=40000 dst=198\.18\.0\.2 dport=9999 '
+expect syslog_top_udp4 "$(slsum "$f4" pkts)/$(slsum "$f4" bytes)" 100/14200
+f6=': flow rank=[0-9]+ iface=a0 dir=egress proto=udp src=fd00::1 sport=40001 dst=fd00::2 dport=9998 '
+expect syslog_top_udp6 "$(slsum "$f6" pkts)/$(slsum "$f6" bytes)" 50/13100
+expect syslog_summary_udp "$(slsum ': summary ' udp_pkts)/$(slsum ': summary ' udp_bytes)" 150/27300
+expect syslog_iface_udp "$(slsum ': iface iface=a0 dir=egress ' udp_pkts)" 150
+e4=': end reason=idle iface=a0 dir=egress proto=udp src=198\.18\.0\.1 sport=40000 dst=198\.18\.0\.2 dport=9999 pkts=100 bytes=14200 flags=- http=0 '
+expect syslog_end_line "$(grep -cE "$e4" $T/syslog.txt)" 1
+expect syslog_flows_ended "$(slsum ': summary ' ended_idle | awk '{print ($1 >= 2)}')" 1
+
+# SIGHUP reopens the flow log (after an external rotation).
+mv $F $F.old
+kill -HUP $(cat $T/d1.pid)
+sleep 0.5
+udp_send $A 198.18.0.2 40002 9997 10 100
+sleep 1.5
+sel7='.direction=="egress" and .sport==40002 and .dport==9997'
+expect sighup_reopen "$( [ -f $F ] && jsum $F "$sel7" packets_delta)" 10
+
+# `flowtap flows` from another shell sees the cumulative counts.
+expect flows_cumulative "$(ft flows --json | jq "[.[] | select($sel7) | .packets] | add")" 10
+
+# SIGTERM: final records (forced), exit 0, nothing left attached or pinned.
+pid=$(cat $T/d1.pid)
+kill -TERM $pid
+for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then fail sigterm_exit "still running"; else pass sigterm_exit; fi
+expect sigterm_forced "$(jq -sc "[.[] | select($sel7 and .end_reason != null) | [.end_reason, .packets]]" $F)" '[["forced",10]]'
+expect sigterm_total "$(jsum "$F" "$sel7" packets_delta)" 10
+expect sigterm_final_summary "$(grep -c ': summary .* final=1' $T/syslog.txt)" 1
+expect sigterm_detached "$(ft status --json | jq length)" 0
+expect sigterm_unpinned "$(ls $T/bpf | grep -c flowtap)" 0
+[ -s $T/d1.err ] && fail stderr_clean "$(head -3 $T/d1.err)" || pass stderr_clean
+
+# No sink configured: the terminal summary on stdout (what `make run` shows).
+start_run d2 -i a0 --interval 1 || fail human_start "$(cat $T/d2.err)"
+udp_send $A 198.18.0.2 40003 9996 20 100
+sleep 2.2
+stop_run d2
+if grep -q '^--- .* flows ' $T/d2.out && grep -qE 'a0 +egress +udp +198\.18\.0\.1:40003 -> 198\.18\.0\.2:9996 +20 pkts' $T/d2.out; then
+	pass human_summary
+else
+	fail human_summary "$(head -c 600 $T/d2.out)"
+fi
+expect human_detached "$(ft status --json | jq length)" 0
+
+# Bad input: one clear line, non-zero exit, nothing attached.
+out=$(ft run -i nosuch0 2>&1)
+rc=$?
+expect bad_iface "$rc:$out" "2:flowtap: run: no such interface 'nosuch0'"
+printf 'interval = 5\nbogus = 1\n' >$T/bad.conf
+out=$(ft run -i a0 --config $T/bad.conf 2>&1)
+rc=$?
+expect bad_config "$rc:$out" "2:flowtap: run: config $T/bad.conf:2: unknown key 'bogus'"
+ln -s /etc/passwd $T/link.jsonl
+out=$(ft run -i a0 --interval 1 --flow-log $T/link.jsonl 2>&1)
+rc=$?
+case "$rc:$out" in 1:*"$T/link.jsonl"*) pass flowlog_symlink_refused ;; *) fail flowlog_symlink_refused "$rc:$out" ;; esac
+expect bad_input_nothing_attached "$(ft status --json | jq length)" 0

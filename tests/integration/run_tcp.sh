@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Flow state rules of flowtap run with short configured timeouts, on real
+# TCP and UDP traffic: a connection closed with FIN ends "end_of_flow" after
+# tcp_fin_timeout, one answered by a RST after tcp_rst_timeout; a flow that
+# never idles closes records at the active timeout and goes on; SIGTERM
+# ends the rest "forced"; every flow ends once and its deltas add up.
+set -u
+cd "$(dirname "$0")/../.."
+FT=${FLOWTAP:-$PWD/flowtap}
+N=run_tcp
+T=$(mktemp -d /tmp/ftt-run.XXXXXX)
+A=ftr$$a B=ftr$$b
+PIDS=()
+
+pass() { echo "PASS $N/$1"; }
+fail() { echo "FAIL $N/$1: $2"; }
+skip() { echo "SKIP $N/$1: $2"; }
+expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}" $(cat $T/*.pid 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf \
+		$FT detach --all >/dev/null 2>&1
+	ip netns del $A 2>/dev/null
+	ip netns del $B 2>/dev/null
+	umount $T/bpf 2>/dev/null
+	if [ -n "${FT_KEEP_TMP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+[ "$(id -u)" = 0 ] || { skip all "needs root"; exit 0; }
+if $FT run --help 2>&1 | grep -q "not available"; then
+	skip all "this flowtap has no run command (link with -Wl,-u,ft_cmd_run)"
+	exit 0
+fi
+
+# Namespaces with only 198.18.0.0/15 and fd00::/8, no default route; a
+# private bpffs for the pins.
+setup() {
+	ip netns add $A && ip netns add $B || return 1
+	ip link add a0 netns $A type veth peer name b0 netns $B || return 1
+	ip -n $A addr add 198.18.0.1/24 dev a0 && ip -n $B addr add 198.18.0.2/24 dev b0
+	ip -n $A addr add fd00::1/64 dev a0 nodad && ip -n $B addr add fd00::2/64 dev b0 nodad
+	ip -n $A link set lo up && ip -n $B link set lo up
+	ip -n $A link set a0 up && ip -n $B link set b0 up
+	mkdir -p $T/bpf && mount -t bpf bpf $T/bpf
+}
+
+ft() { ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf $FT "$@"; }
+
+# start_run TAG ARGS...: `flowtap run ARGS` in namespace A, in a private
+# mount namespace with a tmpfs /dev holding the usual nodes and, when the
+# test has a syslog listener, /dev/log bound to it. The pid is in $T/TAG.pid.
+start_run() {
+	local tag=$1
+	shift
+	ip netns exec $A unshare -m --propagation private bash -c '
+		T=$1; tag=$2; shift 2
+		mkdir -p $T/hostdev && mount --rbind /dev $T/hostdev &&
+			mount -t tmpfs -o mode=755 tmpfs /dev || exit 97
+		for n in null zero full random urandom; do
+			touch /dev/$n && mount --bind $T/hostdev/$n /dev/$n
+		done
+		[ -S $T/devlog ] && touch /dev/log && mount --bind $T/devlog /dev/log
+		echo $$ > $T/$tag.pid
+		exec "$@"' sh $T $tag env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf \
+		$FT run "$@" >$T/$tag.out 2>$T/$tag.err &
+	PIDS+=($!)
+	for _ in $(seq 50); do
+		[ -s $T/$tag.pid ] && ft status --json 2>/dev/null | jq -e 'length > 0' >/dev/null &&
+			return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# stop_run TAG [SIGNAL]: signal the daemon, wait for it; prints its exit code.
+stop_run() {
+	local pid
+	pid=$(cat $T/$1.pid)
+	kill -${2:-TERM} $pid 2>/dev/null
+	for _ in $(seq 100); do
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	wait $pid 2>/dev/null # not our child (ip netns exec is): the code is in the pipe below
+	rm -f $T/$1.pid
+}
+
+udp_send() { # NS DST SPORT DPORT COUNT PAYLOAD-BYTES
+	ip netns exec $1 python3 -c '
+import socket, sys
+dst, sport, dport, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+for _ in range(n):
+    s.sendto(b"x" * size, (dst, dport))
+' "$2" "$3" "$4" "$5" "$6"
+}
+
+# jsum FILE JQ-SELECT FIELD: sum of FIELD over the matching records.
+jsum() { jq -s "[.[] | select($2) | .$3] | add // 0" "$1" 2>/dev/null; }
+
+syslog_listener() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "a", buffering=1)
+while True:
+    out.write(s.recv(65536).decode(errors="replace").rstrip("\n") + "\n")
+' $T/devlog $T/syslog.txt &
+	PIDS+=($!)
+	for _ in $(seq 30); do [ -S $T/devlog ] && return 0; sleep 0.1; done
+	return 1
+}
+
+# slsum PATTERN KEY: sum of KEY=n over syslog lines matching PATTERN.
+slsum() {
+	grep -E "$1" $T/syslog.txt | grep -oE " $2=[0-9]+" | cut -d= -f2 | awk '{s+=$1} END {print s+0}'
+}
+
+
+setup || { fail setup "cannot create namespaces"; exit 1; }
+ip netns exec $A ping -c1 -W2 198.18.0.2 >/dev/null
+
+F=$T/flows.jsonl
+printf '%s\n' 'interval = 1s' 'idle_timeout_tcp = 60s' 'idle_timeout_udp = 60s' \
+	'tcp_fin_timeout = 2s' 'tcp_rst_timeout = 1s' 'active_timeout = 3s' >$T/run.conf
+# A TCP server that answers one line and closes.
+ip netns exec $B python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.0.2", 8080)); s.listen(8)
+while True:
+    c, _ = s.accept(); c.recv(100); c.sendall(b"bye\n"); c.close()
+' &
+PIDS+=($!)
+for _ in $(seq 30); do ip netns exec $B ss -ltn | grep -q 198.18.0.2:8080 && break; sleep 0.1; done
+start_run d1 -i a0 --config $T/run.conf --flow-log $F || { fail start "$(cat $T/d1.err)"; exit 1; }
+
+# tcp_client SPORT DPORT: connect from a fixed port, talk, close (FIN).
+tcp_client() {
+	ip netns exec $A python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("198.18.0.1", int(sys.argv[1])))
+try:
+    s.connect(("198.18.0.2", int(sys.argv[2]))); s.sendall(b"hello\n"); s.recv(100)
+except ConnectionRefusedError:
+    pass
+s.close()
+' $1 $2
+}
+tcp_client 41000 8080 # a whole connection, closed with FIN
+tcp_client 41001 8081 # refused: the answer is a RST
+# A UDP flow that never idles: 10 packets, one every 0.5 s, over 5 s.
+for _ in $(seq 10); do udp_send $A 198.18.0.2 40000 7000 1 100; sleep 0.5; done
+sleep 1.5
+
+fin='.direction=="egress" and .proto=="tcp" and .sport==41000 and .dport==8080'
+rst='.direction=="ingress" and .proto=="tcp" and .sport==8081 and .dport==41001'
+syn='.direction=="egress" and .proto=="tcp" and .sport==41001 and .dport==8081'
+act='.direction=="egress" and .proto=="udp" and .dport==7000'
+expect tcp_fin_end "$(jq -sc "[.[] | select($fin and .end_reason != null) | .end_reason]" $F)" '["end_of_flow"]'
+expect tcp_fin_flags "$(jq -sr "[.[] | select($fin)][-1].tcp_flags" $F | tr '|' '\n' | sort | tr '\n' ' ')" "ACK FIN PSH SYN "
+expect tcp_fin_exact "$(jsum $F "$fin" packets_delta)" "$(jq -s "[.[] | select($fin)][-1].packets" $F)"
+expect tcp_rst_end "$(jq -sc "[.[] | select($rst and .end_reason != null) | [.end_reason, .packets]]" $F)" '[["end_of_flow",1]]'
+expect active_records "$(jq -sc "[.[] | select($act and .end_reason == \"active\")] | length >= 1" $F)" true
+expect active_goes_on "$(jq -sc "[.[] | select($act and .end_reason != null and .end_reason != \"active\")] | length" $F)" 0
+expect syn_only_alive "$(jq -sc "[.[] | select($syn and .end_reason != null)] | length" $F)" 0
+
+stop_run d1
+expect shutdown_forced_syn "$(jq -sc "[.[] | select($syn and .end_reason != null) | .end_reason]" $F)" '["forced"]'
+expect shutdown_forced_udp "$(jq -sc "[.[] | select($act and .end_reason == \"forced\")] | length" $F)" 1
+expect active_exact "$(jsum $F "$act" packets_delta)" 10
+# Every flow ends exactly once, and the deltas add up to its packets.
+expect one_end_per_flow "$(jq -sc 'group_by([.direction, .proto, .src, .dst, .sport, .dport, .type, .code]) | map([.[] | select(.end_reason != null and .end_reason != "active")] | length) | unique' $F)" '[1]'
+expect deltas_add_up "$(jq -sc 'group_by([.direction, .proto, .src, .dst, .sport, .dport, .type, .code]) | map(([.[] | .packets_delta] | add) == (.[-1].packets)) | unique' $F)" '[true]'
+[ -s $T/d1.err ] && fail stderr_clean "$(head -3 $T/d1.err)" || pass stderr_clean
