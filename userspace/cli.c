@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include "cli.h"
 #include "log.h"
 #include "flowtap.h"
@@ -73,6 +75,24 @@ int ft_fail(const char *cmd, const char *what, int err)
 	else
 		pr_err("%s: %s: %s\n", cmd, what, strerror(err));
 	return 1;
+}
+
+int ft_require_caps(const char *cmd, bool net_admin)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {};
+	__u64 eff;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return 0; /* cannot tell: let the kernel decide */
+	eff = data[0].effective | (__u64)data[1].effective << 32;
+#define HAS(c) (eff & (1ULL << (c)))
+	if ((HAS(CAP_BPF) || HAS(CAP_SYS_ADMIN)) && (!net_admin || HAS(CAP_NET_ADMIN)))
+		return 0;
+#undef HAS
+	pr_err("%s: permission denied (flowtap needs root: CAP_BPF%s)\n", cmd,
+	       net_admin ? ", CAP_NET_ADMIN" : "");
+	return -EPERM;
 }
 
 static void ft_usage(FILE *f)

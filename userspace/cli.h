@@ -22,6 +22,10 @@ const char *ft_ifname(int ifindex, char *buf);
 extern volatile sig_atomic_t ft_stop;
 void ft_signals_init(void);
 
+/* Checks the capabilities a command needs before it touches anything, so
+ * an unprivileged user gets one clear line. */
+int ft_require_caps(const char *cmd, bool net_admin);
+
 /* Prints the one error line for a failed BPF/system call. */
 int ft_fail(const char *cmd, const char *what, int err);
 

@@ -58,11 +58,13 @@ static int attach_run(void *p, int argc, char **argv)
 	if (ft_knobs_from_opts("attach", c->flows, c->sample_rate, c->keep_query, &k))
 		return 2;
 	o.hook = c->xdp ? FT_HOOK_XDP : c->tc ? FT_HOOK_TC : FT_HOOK_AUTO;
-	if (ft_pin_root_check(ft_pin_root()))
+	if (ft_require_caps("attach", true) || ft_pin_root_check(ft_pin_root()))
 		return 1;
 	err = ft_attach(ft_pin_root(), &k, ifc.ifindex, &o);
 	if (err == -EPERM || err == -EACCES)
-		return ft_fail("attach", ifc.name, err);
+		ft_fail("attach", ifc.name, err);
+	if (err)
+		ft_unload_if_unused(ft_pin_root());
 	return err ? 1 : 0;
 }
 
@@ -107,6 +109,8 @@ static int detach_run(void *p, int argc, char **argv)
 		pr_err("detach: give either IFACE or --all\n");
 		return 2;
 	}
+	if (ft_require_caps("detach", true))
+		return 1;
 	if (c->all) {
 		err = ft_detach_all(ft_pin_root());
 		return err ? ft_fail("detach", "--all", err) : 0;

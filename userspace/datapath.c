@@ -524,6 +524,18 @@ static void ft_rm_pins(const char *dir)
 	rmdir(dir);
 }
 
+void ft_unload_if_unused(const char *root)
+{
+	struct ft_attachment *list;
+	size_t n;
+
+	if (ft_status(&list, &n))
+		return;
+	free(list);
+	if (!n)
+		ft_detach_all(root);
+}
+
 int ft_detach_all(const char *root)
 {
 	struct ft_attachment *list;

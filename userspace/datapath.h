@@ -68,6 +68,9 @@ int ft_attach(const char *root, const struct ft_knobs *k, int ifindex,
 	      const struct ft_attach_opts *o);
 /* Detaches flowtap from ifindex; -ENOENT if it was not attached. */
 int ft_detach(int ifindex);
+/* After a failed attach: a datapath attached nowhere is removed again, so
+ * a failure leaves the host as it was. */
+void ft_unload_if_unused(const char *root);
 /* Detaches from every interface and removes the pins under root. */
 int ft_detach_all(const char *root);
 

@@ -158,3 +158,13 @@ out=$(ft $A attach nosuchif 2>&1); rc=$?
 expect bad_iface "$rc/$(echo "$out" | wc -l)" 2/1
 out=$(ip netns exec $A env FLOWTAP_PIN_ROOT=/tmp/not-bpffs/flowtap $FT attach a0 2>&1); rc=$?
 expect no_bpffs "$rc/$(echo "$out" | wc -l)/$(ft $A status --json)" "1/1/[]"
+out=$(ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf-$A/flowtap LIBXDP_BPFFS=$T/bpf-$A \
+	setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all $FT attach a0 2>&1); rc=$?
+expect no_privilege "$rc/$(echo "$out" | wc -l)/$(ft $A status --json)" "1/1/[]"
+# Someone else's XDP program on the interface: refused, and the datapath
+# that attach loaded for it is gone again.
+ip -n $B link set dev b0 xdpgeneric obj build/bare.bpf.o sec xdp
+out=$(ft $B attach b0 --xdp 2>&1); rc=$?
+expect foreign_xdp "$rc/$(echo "$out" | wc -l)/$(ls $T/bpf-$B | grep -c flowtap)" "1/1/0"
+expect foreign_xdp_kept "$(ip -n $B link show b0 | grep -o 'name bare_xdp')" "name bare_xdp"
+ip -n $B link set dev b0 xdpgeneric off
