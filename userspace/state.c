@@ -414,6 +414,48 @@ int ft_read_flows(int fd, struct ft_flow **out, size_t *n)
 	return 0;
 }
 
+int ft_tcp_hs_expire(int fd, __u64 max_age_ns, ft_hs_failed_fn fn, void *ctx)
+{
+	struct ft_flow_key key, next, *prev = NULL, *old = NULL, *nk;
+	size_t n = 0, cap = 0, i;
+	struct ft_tcp_hs hs;
+	struct timespec ts;
+	int failed = 0;
+	__u64 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	/* Collect first: deleting while iterating a hash restarts the walk. */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &hs) || now - hs.syn_ns < max_age_ns)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			nk = realloc(old, cap * sizeof(*old));
+			if (!nk) {
+				free(old);
+				return -ENOMEM;
+			}
+			old = nk;
+		}
+		old[n++] = key;
+	}
+	for (i = 0; i < n; i++) {
+		/* Read again: the handshake may have completed meanwhile. */
+		if (bpf_map_lookup_elem(fd, &old[i], &hs) || bpf_map_delete_elem(fd, &old[i]))
+			continue;
+		if (!hs.synack_ns) {
+			failed++;
+			if (fn)
+				fn(ctx, &old[i], &hs);
+		}
+	}
+	free(old);
+	return failed;
+}
+
 double ft_mono_to_epoch(__u64 ns)
 {
 	struct timespec mono, real;

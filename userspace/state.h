@@ -52,6 +52,15 @@ struct ft_drop_total {
 /* Kernel drops (ft_drops), summed over CPUs. */
 int ft_read_drops(int map_fd, struct ft_drop_total **out, size_t *n);
 
+/*
+ * Removes handshakes older than max_age_ns from ft_tcp_hs_map. Those whose
+ * SYN-ACK never came are failed connection attempts: fn is called once for
+ * each (may be NULL). Returns how many failed, or a negative errno.
+ */
+typedef void (*ft_hs_failed_fn)(void *ctx, const struct ft_flow_key *conn,
+				const struct ft_tcp_hs *hs);
+int ft_tcp_hs_expire(int map_fd, __u64 max_age_ns, ft_hs_failed_fn fn, void *ctx);
+
 /* CLOCK_MONOTONIC nanoseconds (the datapath's clock) to Unix epoch seconds. */
 double ft_mono_to_epoch(__u64 ns);
 
