@@ -11,13 +11,14 @@
 #include "log.h"
 #include "flowtap.h"
 
-/* Commands that parse their own arguments; weak so the binary links
- * while they are being written. */
+/* Commands that parse their own arguments. capture is weak while it is
+ * being written (a weak reference does not pull it from the archive). */
 int ft_cmd_capture(int argc, char **argv) __attribute__((weak));
-int ft_cmd_run(int argc, char **argv) __attribute__((weak));
+int ft_cmd_run(int argc, char **argv);
 
 static const struct ft_cmd *const commands[] = {
-    &ft_cmd_attach, &ft_cmd_detach, &ft_cmd_status, &ft_cmd_stats, &ft_cmd_flows, &ft_cmd_http,
+    &ft_cmd_attach, &ft_cmd_detach, &ft_cmd_status,	&ft_cmd_stats,
+    &ft_cmd_flows,  &ft_cmd_http,   &ft_cmd_containers,
 };
 
 static const struct {
@@ -102,10 +103,10 @@ static void ft_usage(FILE *f)
 	fprintf(f,
 		"usage: flowtap COMMAND [options]   (flowtap COMMAND --help for its options)\n\n");
 	for (i = 0; i < ARRAY_SIZE(raw_commands); i++)
-		fprintf(f, "  %-9s %s\n", raw_commands[i].name, raw_commands[i].summary);
+		fprintf(f, "  %-11s %s\n", raw_commands[i].name, raw_commands[i].summary);
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-9s %s\n", commands[i]->name, commands[i]->summary);
-	fprintf(f, "  %-9s %s\n", "version", "print the version");
+		fprintf(f, "  %-11s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(f, "  %-11s %s\n", "version", "print the version");
 }
 
 int ft_main(int argc, char **argv)
