@@ -158,7 +158,6 @@ static int containers_list(struct containers_cfg *c, struct ft_cwatch *w)
 struct watch_ctx {
 	const struct containers_cfg *c;
 	struct ft_knobs k;
-	struct attached_set pre; /* attached before this run: adopted, not re-attached */
 };
 
 static const char *const event_names[] = {"added", "removed", "labels"};
@@ -204,20 +203,17 @@ static void watch_print(const struct watch_ctx *x, const struct ft_cwatch_event 
 static void watch_event(const struct ft_cwatch_event *ev, void *ctx)
 {
 	struct watch_ctx *x = ctx;
-	struct ft_attach_opts o = {.hook = FT_HOOK_TC};
 	const char *attach = NULL;
-	int forgot = -1;
+	int forgot = -1, r;
 
 	switch (ev->kind) {
 	case FT_CW_ADDED:
-		if (x->c->no_attach)
+		if (x->c->no_attach) {
 			attach = "off";
-		else if (attached_has(&x->pre, ev->veth->ifindex))
-			attach = "adopted";
-		else
-			attach = ft_attach(ft_pin_root(), &x->k, ev->veth->ifindex, &o)
-				     ? "failed"
-				     : "attached";
+			break;
+		}
+		r = ft_ct_attach(ft_pin_root(), &x->k, ev->veth->ifindex);
+		attach = r < 0 ? "failed" : r ? "adopted" : "attached";
 		break;
 	case FT_CW_REMOVED:
 		/* Its filters went with the device; what the maps hold stays. */
@@ -253,12 +249,12 @@ static int containers_watch(struct containers_cfg *c, struct ft_cwatch *w, struc
 		if (err < 0)
 			return ft_fail("containers", "loading the datapath", err);
 		close(err);
-		err = attached_load(&x->pre);
-		if (err)
-			return ft_fail("containers", "querying attachments", err);
 	}
 	ft_signals_init();
 	err = ft_cwatch_scan(w);
+	if (!err) /* what is there is attached: from now on, within a poll */
+		printf(c->json ? "{\"event\":\"ready\"}\n" : "ready\n");
+	fflush(stdout);
 	while (!err && !ft_stop) {
 		int r = poll(&p, 1, 250);
 
@@ -272,7 +268,6 @@ static int containers_watch(struct containers_cfg *c, struct ft_cwatch *w, struc
 	}
 	if (!c->no_attach && !c->keep)
 		watch_detach(w);
-	free(x->pre.v);
 	return err ? ft_fail("containers", "watching links", err) : 0;
 }
 

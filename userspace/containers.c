@@ -1565,6 +1565,26 @@ int ft_cwatch_attribute_all(struct ft_cwatch *w)
 	return ft_cw_attribute(w, true);
 }
 
+/* ---- attaching ---- */
+
+int ft_ct_attach(const char *pin_root, const struct ft_knobs *k, int ifindex)
+{
+	struct ft_attach_opts o = {.hook = FT_HOOK_TC};
+	struct ft_attachment *list;
+	size_t n, i;
+	int err = ft_status(&list, &n);
+
+	if (err)
+		return err;
+	for (i = 0; i < n && list[i].ifindex != ifindex; i++)
+		;
+	err = i < n && list[i].hook == FT_HOOK_TC ? 1 : 0;
+	free(list);
+	if (err)
+		return 1; /* a restarted daemon finds its own filters */
+	return ft_attach(pin_root, k, ifindex, &o);
+}
+
 /* ---- forgetting a vanished interface ---- */
 
 static bool ft_key_if(const void *key, int ifindex, __u32 self_ns)

@@ -210,6 +210,12 @@ int ft_ct_labels_kv(const struct ft_ct_labels *l, char *buf, size_t len);
 /* True if name passes comma-separated include/exclude fnmatch patterns. */
 bool ft_ct_name_selected(const char *name, const char *include, const char *exclude);
 
+/* Attaches TC (ingress and egress) to a discovered veth, unless flowtap's
+ * TC programs are already there: 0 attached, 1 adopted, or a negative errno
+ * (with a message). */
+struct ft_knobs;
+int ft_ct_attach(const char *pin_root, const struct ft_knobs *k, int ifindex);
+
 /*
  * Removes what the datapath kept for a vanished interface: its counters
  * (ft_ifstats entries and its array slot), flows and TCP handshakes, and its

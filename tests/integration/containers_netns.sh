@@ -33,8 +33,16 @@ watch() {
 		LIBXDP_BPFFS="$(ft_bpffs $H)" "$FT_BIN" containers --watch --json "$@" \
 		>"$log" 2>"$log.err"
 	W=$FT_LAST_PID
-	# Ready when its initial scan is done: the first poll starts after it.
-	sleep 0.5
+	wait_ready "$log"
+}
+
+wait_ready() { # LOG: until the watcher has loaded the datapath and scanned
+	local i
+	for ((i = 0; i < 300; i++)); do
+		grep -q '"ready"' "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	ft_fail watcher_ready "no ready line in 15 s: $(tail -n1 "$1.err")"
 }
 
 unwatch() {

@@ -91,7 +91,11 @@ ft_bg nsenter --net=$NSFILE env FLOWTAP_PIN_ROOT="$(ft_bpffs $H)/flowtap" \
 	LIBXDP_BPFFS="$(ft_bpffs $H)" "$FT_BIN" containers --watch --json \
 	>$FT_TMP/w.log 2>$FT_TMP/w.err
 W=$FT_LAST_PID
-sleep 0.5
+for _ in $(seq 300); do
+	grep -q '"ready"' $FT_TMP/w.log 2>/dev/null && break
+	sleep 0.05
+done
+grep -q '"ready"' $FT_TMP/w.log || ft_fail watcher_ready "no ready line in 15 s: $(tail -n1 $FT_TMP/w.err)"
 
 # The veth appears while `podman run` runs: within 1 s of its return the
 # filters must be there (the datapath was loaded when the watcher started).
