@@ -1697,3 +1697,9 @@ int ft_ct_labels_kv(const struct ft_ct_labels *l, char *buf, size_t len)
 			      l->pod_namespace[0] ? l->pod_namespace : "unknown");
 	return n;
 }
+
+const char *ft_ct_dir_name(unsigned int dir)
+{
+	/* TC sits on the host side: what the host receives, the container sent. */
+	return dir == FT_DIR_INGRESS ? "from_container" : "to_container";
+}

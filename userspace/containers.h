@@ -207,6 +207,10 @@ void ft_ct_labels_json(const struct ft_ct_labels *l, struct json_object *o);
  * spaces or '=' (see the parsers' character set). Returns snprintf's count. */
 int ft_ct_labels_kv(const struct ft_ct_labels *l, char *buf, size_t len);
 
+/* The datapath's direction on a host-side veth (FT_DIR_INGRESS/EGRESS) from
+ * the container's point of view: "from_container" / "to_container". */
+const char *ft_ct_dir_name(unsigned int dir);
+
 /* True if name passes comma-separated include/exclude fnmatch patterns. */
 bool ft_ct_name_selected(const char *name, const char *include, const char *exclude);
 

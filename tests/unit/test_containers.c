@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "containers.h"
+#include "flowtap.h"
 #include "test.h"
 
 #define ID1  "3f4e7a1b2c3d4e5f60718293a4b5c6d7e8f9011223344556677889900aabbccd"
@@ -427,6 +428,11 @@ static void test_misc(void)
 		ASSERT_FALSE(ft_ct_name_selected("veth0", "veth*", "veth0"), "excluded");
 		ASSERT_TRUE(ft_ct_name_selected("veth1", "veth*", "veth0,,"), "empty list item");
 		ASSERT_FALSE(ft_ct_name_selected("lxc12", NULL, "lxc[0-9]*"), "bracket pattern");
+		test_end();
+	}
+	if (test_start("names/directions")) {
+		ASSERT_STREQ(ft_ct_dir_name(FT_DIR_INGRESS), "from_container", "ingress");
+		ASSERT_STREQ(ft_ct_dir_name(FT_DIR_EGRESS), "to_container", "egress");
 		test_end();
 	}
 	if (test_start("names/runtimes")) {
