@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Fault: 200 interfaces created and removed in a loop with attach and
+# detach: TC and XDP (skb), each either detached first or deleted while
+# attached. Every interface counts exactly its own packets (a reused
+# counter slot starts from zero), and afterwards nothing is left over:
+# no extra programs (bpftool prog show), no TC filters or qdiscs, no XDP
+# programs, no pins beyond the datapath's, no per-interface hash entries
+# beyond the few slot collisions with a live interface.
+. "$(dirname "$0")/../lib.sh"
+ft_require_root
+ft_require_cmd jq python3 bpftool
+[ -x "$FT_BIN" ] || ft_skip_all "flowtap is not built (make)"
+
+N=${CHURN_N:-200}
+PKTS=3
+
+# send IFACE COUNT: COUNT UDP packets out of IFACE through a packet socket.
+cat >"$FT_TMP/send.py" <<'EOF'
+import socket, struct, sys
+
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 36, 0, 0, 64, 17, 0,
+                 bytes([198, 18, 7, 1]), bytes([198, 18, 7, 2]))
+udp = struct.pack("!HHHH", 40000, 9, 16, 0) + b"flowtap!"
+for _ in range(int(sys.argv[2])):
+    s.send(b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01\x08\x00" + ip + udp)
+EOF
+
+ns=ftt-$$-ch
+ft_netns_add "$ns" || {
+	ft_fail setup "cannot create a namespace"
+	exit 1
+}
+ft_on_exit "ft_flowtap $ns detach --all"
+FS=$(ft_bpffs "$ns")
+
+# mkpair NAME: a veth pair NAME / NAMEp, up, without IPv6 chatter.
+mkpair() {
+	ip -n "$ns" link add "$1" type veth peer name "$1p" || return 1
+	ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1" \
+		"net.ipv6.conf.$1p.disable_ipv6=1" &&
+		ip -n "$ns" link set "$1" up && ip -n "$ns" link set "$1p" up
+}
+
+# ingress_udp IFACE: UDP packets counted at IFACE's ingress.
+ingress_udp() {
+	ft_flowtap "$ns" stats --json -i "$1" | jq -r '[.[] | select(.direction == "ingress" and
+		.class == "udp" and .reason == null) | .packets] | add // 0'
+}
+
+# Programs using this datapath's maps: its own, and any copy loaded for it.
+our_progs() {
+	local id
+	id=$(bpftool map show pinned "$FS/flowtap/ft_flows" --json 2>/dev/null | jq -r .id)
+	bpftool prog show --json | jq -r --argjson m "${id:-0}" \
+		'[.[] | select((.map_ids // []) | index($m))] | length'
+}
+
+hash_entries() {
+	bpftool map dump pinned "$FS/flowtap/ft_ifstats" --json 2>/dev/null | jq length
+}
+
+# Everything pinned, but libxdp's (empty) lock directory.
+pins() {
+	(cd "$FS" && find . ! -name '*.debug' ! -path ./xdp | sort)
+}
+
+# A keeper interface stays attached throughout, so the datapath stays
+# loaded and the baseline is the steady state.
+mkpair keep0 && ft_flowtap "$ns" attach keep0 --tc || {
+	ft_fail setup "cannot attach the keeper interface"
+	ft_done
+}
+base_progs=$(our_progs)
+base_pins=$(pins)
+
+bad_count=() bad_attach=() bad_detach=() bad_leftover=()
+start=$(date +%s)
+for ((i = 1; i <= N; i++)); do
+	ifc=ch$i
+	if ! mkpair $ifc; then
+		bad_attach+=("$ifc:create")
+		continue
+	fi
+	case $((i % 4)) in
+	0 | 2) hook=(--tc) ;;
+	1 | 3) hook=(--xdp --mode skb) ;;
+	esac
+	if ! ft_flowtap "$ns" attach $ifc "${hook[@]}" 2>"$FT_TMP/err"; then
+		bad_attach+=("$ifc:$(head -c 100 "$FT_TMP/err")")
+		ip -n "$ns" link del $ifc
+		continue
+	fi
+	# From the peer, so both hooks see them at ingress.
+	ft_ns "$ns" python3 "$FT_TMP/send.py" ${ifc}p $PKTS
+	got=$(ingress_udp $ifc)
+	[ "$got" = $PKTS ] || bad_count+=("$ifc:$got")
+	if [ $((i % 4)) -lt 2 ]; then
+		ft_flowtap "$ns" detach $ifc || bad_detach+=("$ifc")
+		left=$(tc -n "$ns" qdisc show dev $ifc | grep -c clsact)$(ip -n "$ns" link show $ifc | grep -c prog/xdp)
+		[ "$left" = 00 ] || bad_leftover+=("$ifc:$left")
+	fi
+	ip -n "$ns" link del $ifc
+done
+echo "$N interfaces in $(($(date +%s) - start)) s" >&2
+
+ft_expect churn_attach_failures "${bad_attach[*]}" ""
+ft_expect churn_exact_counts "${bad_count[*]}" ""
+ft_expect churn_detach_failures "${bad_detach[*]}" ""
+ft_expect churn_detach_leaves_nothing "${bad_leftover[*]}" ""
+ft_expect status_after_churn "$(ft_flowtap "$ns" status --json | jq -r '[.[].iface] | join(" ")')" keep0
+sleep 0.5 # programs are freed after an RCU grace period
+ft_expect no_leaked_programs "$(our_progs)" "$base_progs"
+ft_expect no_leaked_pins "$(comm -3 <(echo "$base_pins") <(pins) | tr -d '\t' | tr '\n' ' ')" ""
+ft_expect no_xdp_left "$(ip -n "$ns" -d link show | grep -c 'prog/xdp')" 0
+ft_expect no_tc_filters_left "$(tc -n "$ns" filter show dev keep0 ingress | grep -c 'flowtap')/$(tc -n "$ns" filter show dev keep0 egress | grep -c 'flowtap')" 1/1
+# Interfaces whose slot (ifindex % 256) was held by a live one count in
+# the hash; with one live interface that is at most one of the N.
+h=$(hash_entries)
+if [ "${h:-99}" -le 2 ]; then ft_pass hash_entries_bounded; else ft_fail hash_entries_bounded "$h entries in ft_ifstats"; fi
+
+ft_flowtap "$ns" detach --all
+ft_expect detach_all_pins "$(pins)" "."
+ft_done
