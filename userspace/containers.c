@@ -263,7 +263,9 @@ int ft_cgroup_path_parse(const char *path, size_t len, struct ft_cgroup_ref *out
 			prev = p;
 			pn = n;
 		}
-		p += n + 1;
+		if (!slash)
+			break;
+		p = slash + 1;
 	}
 	if (!any)
 		return -ENOENT;
@@ -299,7 +301,7 @@ int ft_cgroup_parse(const char *buf, size_t len, struct ft_cgroup_ref *out)
 		const char *line = p, *c1, *c2;
 		int rank;
 
-		p = le + 1;
+		p = nl ? nl + 1 : end;
 		c1 = memchr(line, ':', le - line);
 		c2 = c1 ? memchr(c1 + 1, ':', le - c1 - 1) : NULL;
 		if (!c2 || c1 == line || !ft_is_digits(line, c1 - line))
@@ -362,7 +364,7 @@ static bool ft_json_fill(json_object *o, const char *key, char *dst, size_t n, c
 		return false;
 	s = json_object_get_string(v);
 	l = json_object_get_string_len(v);
-	while (strip && l && strchr(strip, *s)) {
+	while (strip && l && *s && strchr(strip, *s)) {
 		s++;
 		l--;
 	}
