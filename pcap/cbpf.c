@@ -908,7 +908,8 @@ static void gen_capture_hdr(struct xl *x)
 	emit(x, ST(BPF_H, BPF_REG_10, HDR(pad), 0));
 	if (xdp) {
 		emit(x, ST(BPF_B, BPF_REG_10, HDR(vlan_present), 0));
-		emit(x, ST(BPF_W, BPF_REG_10, HDR(vlan_tci), 0));
+		emit(x, ST(BPF_H, BPF_REG_10, HDR(vlan_tci), 0));
+		emit(x, ST(BPF_H, BPF_REG_10, HDR(vlan_proto), 0));
 		emit(x, LDX(BPF_DW, BPF_REG_1, BPF_REG_10, OFF_PLEN));
 	} else {
 		emit(x, STX(BPF_B, BPF_REG_10, HDR(vlan_present),
