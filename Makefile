@@ -8,8 +8,9 @@ VERSION    := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 DEBIAN_PKGS := clang llvm libbpf-dev libxdp-dev xdp-tools libpcap-dev libelf-dev zlib1g-dev \
 	libnl-3-dev libnl-route-3-dev libjson-c-dev libmicrohttpd-dev libfixbuf-dev bpftool \
-	linux-libc-dev iproute2 iputils-ping tcpdump tshark python3 python3-scapy curl \
-	netcat-openbsd jq nftables ethtool clang-format libclang-rt-14-dev valgrind prometheus nfdump gnuplot-nox
+	linux-libc-dev clang-format libclang-rt-14-dev valgrind \
+	iproute2 iputils-ping ethtool nftables tcpdump tshark curl netcat-openbsd jq \
+	python3 python3-scapy prometheus nfdump gnuplot-nox podman runc busybox-static
 
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -I/usr/include/$(MULTIARCH) -Iinclude -MD
 CFLAGS     ?= -O2 -g
