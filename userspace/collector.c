@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -51,6 +52,7 @@ void ft_coll_cfg_default(struct ft_coll_cfg *c)
 		.tcp_rst = 120,
 		.active = 1800,
 	};
+	c->tcp_handshake = 30;
 	c->high_water = 90;
 	c->low_water = 80;
 }
@@ -77,12 +79,14 @@ void ft_coll_cfg_default(struct ft_coll_cfg *c)
 struct ft_coll {
 	struct ft_coll_cfg cfg;
 	/* Flows live in a pool addressed by index; the index (open
-	 * addressing, linear probing) maps keys to pool index + 1. */
+	 * addressing, linear probing) holds per key the low 32 bits of its
+	 * hash (home slot and fingerprint, no pool access to skip or move an
+	 * entry) over the pool index + 1. */
 	struct ft_cflow *pool;
 	size_t npool, cappool;
 	__u32 *freel;
 	size_t nfree, capfree;
-	__u32 *idx;
+	__u64 *idx;
 	size_t idxmask; /* slots - 1 */
 	size_t nidx;	/* flows in the index */
 	__u64 now;
@@ -96,6 +100,8 @@ struct ft_coll {
 	size_t ndel, capdel;
 	struct ft_cflow **del; /* the same as pointers, built by expire */
 	size_t capdelp;
+	struct ft_ckpt_ops ops;
+	bool has_ops;
 	struct ft_coll_stats st;
 };
 
@@ -120,9 +126,13 @@ static bool ft_key_eq(const struct ft_flow_key *a, const struct ft_flow_key *b)
 	return !memcmp(a, b, sizeof(*a));
 }
 
+#define IDX_POOL(e) ((__u32)((e) >> 32) - 1)
+#define IDX_TAG(e) ((__u32)(e))
+#define IDX_ENTRY(i, h) ((__u64)((i) + 1) << 32 | (__u32)(h))
+
 static int ft_idx_resize(struct ft_coll *c, size_t slots)
 {
-	__u32 *old = c->idx, *nidx = calloc(slots, sizeof(*nidx));
+	__u64 *old = c->idx, *nidx = calloc(slots, sizeof(*nidx));
 	size_t oldslots = c->idx ? c->idxmask + 1 : 0, i;
 
 	if (!nidx)
@@ -134,7 +144,7 @@ static int ft_idx_resize(struct ft_coll *c, size_t slots)
 
 		if (old[i] == IDX_EMPTY)
 			continue;
-		s = ft_key_hash(&c->pool[old[i] - 1].f.key) & c->idxmask;
+		s = IDX_TAG(old[i]) & c->idxmask;
 		while (nidx[s] != IDX_EMPTY)
 			s = (s + 1) & c->idxmask;
 		nidx[s] = old[i];
@@ -143,14 +153,20 @@ static int ft_idx_resize(struct ft_coll *c, size_t slots)
 	return 0;
 }
 
-/* The index slot holding k, or the empty slot where it would go. */
-static size_t ft_idx_slot(const struct ft_coll *c, const struct ft_flow_key *k)
+/* The index slot holding k (hash h), or the empty slot where it would go. */
+static size_t ft_idx_slot_h(const struct ft_coll *c, const struct ft_flow_key *k, __u64 h)
 {
-	size_t s = ft_key_hash(k) & c->idxmask;
+	size_t s = h & c->idxmask;
 
-	while (c->idx[s] != IDX_EMPTY && !ft_key_eq(&c->pool[c->idx[s] - 1].f.key, k))
+	while (c->idx[s] != IDX_EMPTY &&
+	       (IDX_TAG(c->idx[s]) != (__u32)h || !ft_key_eq(&c->pool[IDX_POOL(c->idx[s])].f.key, k)))
 		s = (s + 1) & c->idxmask;
 	return s;
+}
+
+static size_t ft_idx_slot(const struct ft_coll *c, const struct ft_flow_key *k)
+{
+	return ft_idx_slot_h(c, k, ft_key_hash(k));
 }
 
 /* Backward-shift deletion keeps every probe chain unbroken. */
@@ -168,7 +184,7 @@ static void ft_idx_remove(struct ft_coll *c, const struct ft_flow_key *k)
 		j = (j + 1) & c->idxmask;
 		if (c->idx[j] == IDX_EMPTY)
 			return;
-		home = ft_key_hash(&c->pool[c->idx[j] - 1].f.key) & c->idxmask;
+		home = IDX_TAG(c->idx[j]) & c->idxmask;
 		/* Move j back into the hole unless its home lies in (s, j]. */
 		if ((j > s && (home <= s || home > j)) || (j < s && home <= s && home > j)) {
 			c->idx[s] = c->idx[j];
@@ -288,12 +304,10 @@ void ft_coll_begin(struct ft_coll *c, __u64 now_ns)
 		c->pool[i].flags &= ~(FT_CF_NEW | FT_CF_DELETE);
 }
 
-/* Inserts a flow for k at a known empty slot, growing the index first if
- * needed (which moves the slot). */
-static long ft_coll_insert(struct ft_coll *c, const struct ft_flow_key *k)
+/* Inserts a flow for k (hash h), growing the index first if needed. */
+static long ft_coll_insert(struct ft_coll *c, const struct ft_flow_key *k, __u64 h)
 {
 	long i;
-	size_t s;
 
 	if ((c->nidx + 1) * 2 > c->idxmask + 1 && ft_idx_resize(c, (c->idxmask + 1) * 2))
 		return -ENOMEM;
@@ -301,8 +315,7 @@ static long ft_coll_insert(struct ft_coll *c, const struct ft_flow_key *k)
 	if (i < 0)
 		return i;
 	c->pool[i].f.key = *k;
-	s = ft_idx_slot(c, k);
-	c->idx[s] = i + 1;
+	c->idx[ft_idx_slot_h(c, k, h)] = IDX_ENTRY(i, h);
 	c->nidx++;
 	return i;
 }
@@ -341,22 +354,22 @@ static bool ft_same_entry(const struct ft_flow_val *have, const struct ft_flow_v
 	       v->bytes >= have->bytes;
 }
 
-struct ft_cflow *ft_coll_observe(struct ft_coll *c, const struct ft_flow_key *k,
-				 const struct ft_flow_val *v)
+static struct ft_cflow *ft_coll_observe_h(struct ft_coll *c, const struct ft_flow_key *k,
+					   const struct ft_flow_val *v, __u64 h)
 {
-	size_t s = ft_idx_slot(c, k);
+	size_t s = ft_idx_slot_h(c, k, h);
 	struct ft_cflow *f;
 	long i;
 
 	c->st.kernel_entries++;
 	if (c->idx[s] == IDX_EMPTY) {
-		i = ft_coll_insert(c, k);
+		i = ft_coll_insert(c, k, h);
 		if (i < 0)
 			return NULL;
 		f = &c->pool[i];
 		ft_cflow_start(c, f, v);
 	} else {
-		i = c->idx[s] - 1;
+		i = IDX_POOL(c->idx[s]);
 		f = &c->pool[i];
 		if (f->flags & FT_CF_RESTORED) {
 			/* Checkpointed: the same kernel entry continues where
@@ -379,17 +392,83 @@ struct ft_cflow *ft_coll_observe(struct ft_coll *c, const struct ft_flow_key *k,
 	return f;
 }
 
-int ft_coll_restore(struct ft_coll *c, const struct ft_flow_key *k, const struct ft_ckpt *ck)
+struct ft_cflow *ft_coll_observe(struct ft_coll *c, const struct ft_flow_key *k,
+				 const struct ft_flow_val *v)
+{
+	return ft_coll_observe_h(c, k, v, ft_key_hash(k));
+}
+
+/*
+ * The same for many entries, as a batch read returns them: in blocks,
+ * hashing and prefetching the index slots first, then the flows they
+ * point to, so the lookups find their cache lines ready instead of
+ * waiting for memory one flow at a time.
+ */
+int ft_coll_observe_many(struct ft_coll *c, const struct ft_flow_key *k,
+			 const struct ft_flow_val *v, size_t n)
+{
+	enum { BLOCK = 64 };
+	__u64 h[BLOCK];
+	size_t i, j, m;
+
+	for (i = 0; i < n; i += m) {
+		m = n - i < BLOCK ? n - i : BLOCK;
+		for (j = 0; j < m; j++) {
+			h[j] = ft_key_hash(&k[i + j]);
+			__builtin_prefetch(&c->idx[h[j] & c->idxmask]);
+		}
+		for (j = 0; j < m; j++) {
+			__u64 e = c->idx[h[j] & c->idxmask];
+
+			if (e != IDX_EMPTY)
+				__builtin_prefetch(&c->pool[IDX_POOL(e)], 1);
+		}
+		for (j = 0; j < m; j++)
+			if (!ft_coll_observe_h(c, &k[i + j], &v[i + j], h[j]))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+void ft_coll_set_ckpt(struct ft_coll *c, const struct ft_ckpt_ops *ops)
+{
+	c->ops = *ops;
+	c->has_ops = true;
+}
+
+static void ft_ckpt_drop(struct ft_coll *c, __u32 slot)
+{
+	if (c->has_ops)
+		c->ops.drop(c->ops.arg, slot);
+}
+
+int ft_coll_restore(struct ft_coll *c, __u32 slot, const struct ft_flow_key *k,
+		    const struct ft_ckpt *ck)
 {
 	struct ft_cflow *f;
-	long i;
+	size_t s;
 
-	if (c->idx[ft_idx_slot(c, k)] != IDX_EMPTY)
+	__u64 h = ft_key_hash(k);
+
+	if (slot < c->npool || c->gen)
+		return -EINVAL; /* only before the first cycle, in slot order */
+	s = ft_idx_slot_h(c, k, h);
+	if (c->idx[s] != IDX_EMPTY)
 		return -EEXIST;
-	i = ft_coll_insert(c, k);
-	if (i < 0)
-		return i;
-	f = &c->pool[i];
+	if ((c->nidx + 1) * 2 > c->idxmask + 1 && ft_idx_resize(c, (c->idxmask + 1) * 2))
+		return -ENOMEM;
+	ft_pool_reserve(c, slot + 1 - c->npool);
+	if (c->cappool < (size_t)slot + 1)
+		return -ENOMEM;
+	/* The slots skipped over are free. */
+	while (c->npool < slot) {
+		memset(&c->pool[c->npool], 0, sizeof(c->pool[0]));
+		ft_pool_free(c, c->npool++);
+	}
+	c->npool++;
+	f = &c->pool[slot];
+	memset(f, 0, sizeof(*f));
+	f->f.key = *k;
 	f->f.v.first_ns = ck->first_ns;
 	f->f.v.packets = ck->rep_packets;
 	f->f.v.bytes = ck->rep_bytes;
@@ -399,6 +478,8 @@ int ft_coll_restore(struct ft_coll *c, const struct ft_flow_key *k, const struct
 	f->rec_bytes = ck->rec_bytes;
 	f->rec_start_ns = ck->rec_start_ns;
 	f->flags = FT_CF_RESTORED;
+	c->idx[ft_idx_slot_h(c, k, h)] = IDX_ENTRY(slot, h);
+	c->nidx++;
 	return 0;
 }
 
@@ -497,6 +578,7 @@ size_t ft_coll_expire(struct ft_coll *c, size_t capacity, struct ft_cflow ***del
 			if (f->flags & FT_CF_RESTORED) {
 				/* Ended by the previous collector: nothing left. */
 				ft_idx_remove(c, &f->f.key);
+				ft_ckpt_drop(c, i);
 				ft_pool_free(c, i);
 			} else {
 				f->reason = FT_END_FORCED; /* removed behind our back */
@@ -617,7 +699,7 @@ size_t ft_coll_records(struct ft_coll *c, struct ft_cflow *const **recs)
 	return c->finished ? c->nrecs : 0;
 }
 
-static int ft_ckpt_put(struct ft_ckpt_batch *b, const struct ft_cflow *f)
+static void ft_ckpt_put(struct ft_coll *c, const struct ft_cflow *f)
 {
 	struct ft_ckpt ck = {
 		.first_ns = f->f.v.first_ns,
@@ -628,42 +710,14 @@ static int ft_ckpt_put(struct ft_ckpt_batch *b, const struct ft_cflow *f)
 		.rec_start_ns = f->rec_start_ns,
 	};
 
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 1024;
-		struct ft_flow_key *k = realloc(b->keys, cap * sizeof(*k));
-		struct ft_ckpt *v;
-
-		if (!k)
-			return -ENOMEM;
-		b->keys = k;
-		v = realloc(b->vals, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		b->vals = v;
-		b->cap = cap;
-	}
-	b->keys[b->n] = f->f.key;
-	b->vals[b->n++] = ck;
-	return 0;
+	if (c->has_ops)
+		c->ops.put(c->ops.arg, f - c->pool, &f->f.key, &ck);
 }
 
-void ft_ckpt_batch_free(struct ft_ckpt_batch *b)
-{
-	free(b->keys);
-	free(b->vals);
-	free(b->gone);
-	memset(b, 0, sizeof(*b));
-}
-
-int ft_coll_commit(struct ft_coll *c, struct ft_ckpt_batch *b)
+void ft_coll_commit(struct ft_coll *c)
 {
 	size_t i;
-	int err = 0;
 
-	if (b) {
-		b->n = 0;
-		b->ngone = 0;
-	}
 	for (i = 0; c->finished && i < c->nrecs; i++) {
 		struct ft_cflow *f = c->recs[i];
 		bool detached = f->flags & FT_CF_DETACHED;
@@ -679,10 +733,11 @@ int ft_coll_commit(struct ft_coll *c, struct ft_ckpt_batch *b)
 			f->rec_bytes = f->f.v.bytes;
 			f->rec_start_ns = c->now;
 		}
-		if (b && entry_left && !err)
-			err = ft_ckpt_put(b, f);
-		else if (b && !detached && !err)
-			err = VEC_PUSH(b->gone, b->ngone, b->capgone, f->f.key);
+		/* A detached flow has a slot of its own that was never written. */
+		if (entry_left)
+			ft_ckpt_put(c, f);
+		else if (!detached)
+			ft_ckpt_drop(c, f - c->pool);
 		if (ft_cflow_ends(f)) {
 			if (!detached)
 				ft_idx_remove(c, &f->f.key);
@@ -693,7 +748,6 @@ int ft_coll_commit(struct ft_coll *c, struct ft_ckpt_batch *b)
 	}
 	c->finished = false;
 	c->nrecs = 0;
-	return err;
 }
 
 /* ---- the kernel side ---- */
@@ -805,37 +859,115 @@ static void ft_close_fd(int *fd)
 	*fd = -1;
 }
 
+/*
+ * A checkpoint slot. The slots live in a pinned BPF array created with
+ * BPF_F_MMAPABLE and mapped here: writing one is a few stores, not a
+ * syscall, and what was written survives the process (kill -9 included)
+ * for as long as the pin. seq is odd while a slot is being written, so a
+ * slot torn by a crash is recognised and ignored; 0 is empty.
+ */
+struct ft_ckpt_slot {
+	__u32 seq;
+	__u32 pad;
+	struct ft_flow_key key;
+	struct ft_ckpt ck;
+};
+
+static void ft_ckpt_slot_put(void *arg, __u32 slot, const struct ft_flow_key *k,
+			     const struct ft_ckpt *ck)
+{
+	struct ft_collector *c = arg;
+	struct ft_ckpt_slot *s = (struct ft_ckpt_slot *)c->ckpt + slot;
+	__u32 seq;
+
+	if (slot >= c->ckpt_slots) {
+		if (!c->ckpt_missed++)
+			pr_warn("more flows than checkpoint slots (%zu): a restart may report some "
+				"flows again\n",
+				c->ckpt_slots);
+		return;
+	}
+	seq = s->seq;
+	__atomic_store_n(&s->seq, (seq + 1) | 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	s->key = *k;
+	s->ck = *ck;
+	__atomic_store_n(&s->seq, ((seq + 1) | 1) + 1, __ATOMIC_RELEASE);
+}
+
+static void ft_ckpt_slot_drop(void *arg, __u32 slot)
+{
+	struct ft_collector *c = arg;
+
+	if (slot < c->ckpt_slots)
+		__atomic_store_n(&((struct ft_ckpt_slot *)c->ckpt + slot)->seq, 0,
+				 __ATOMIC_RELEASE);
+}
+
+static void ft_ckpt_close(struct ft_collector *c)
+{
+	if (c->ckpt)
+		munmap(c->ckpt, c->ckpt_len);
+	c->ckpt = NULL;
+	c->ckpt_slots = 0;
+	ft_close_fd(&c->ckpt_fd);
+	ft_close_fd(&c->ifckpt_fd);
+}
+
 static int ft_ckpt_open(struct ft_collector *c)
 {
-	size_t max = c->capacity * 2 + 1024;
+	const struct ft_ckpt_ops ops = { ft_ckpt_slot_put, ft_ckpt_slot_drop, c };
+	/* Flows in the core: the kernel's, plus a cycle's ended ones. */
+	size_t slots = c->capacity + c->capacity / 4 + 4096;
+	long page = sysconf(_SC_PAGESIZE);
 
-	c->ckpt_fd = ft_own_map(c->root, "ft_run_ckpt", BPF_MAP_TYPE_HASH,
-				sizeof(struct ft_flow_key), sizeof(struct ft_ckpt), max,
-				BPF_F_NO_PREALLOC);
+	c->ckpt_fd = ft_own_map(c->root, "ft_run_ckpt", BPF_MAP_TYPE_ARRAY, 4,
+				sizeof(struct ft_ckpt_slot), slots, BPF_F_MMAPABLE);
 	if (c->ckpt_fd < 0)
 		return c->ckpt_fd;
+	c->ckpt_len = (slots * sizeof(struct ft_ckpt_slot) + page - 1) / page * page;
+	c->ckpt = mmap(NULL, c->ckpt_len, PROT_READ | PROT_WRITE, MAP_SHARED, c->ckpt_fd, 0);
+	if (c->ckpt == MAP_FAILED) {
+		int err = -errno;
+
+		c->ckpt = NULL;
+		return err;
+	}
+	c->ckpt_slots = slots;
 	c->ifckpt_fd = ft_own_map(c->root, "ft_run_ifckpt", BPF_MAP_TYPE_HASH,
 				  sizeof(struct ft_if_key), sizeof(struct ft_if_stats),
 				  FT_MAX_IFACE_KEYS, BPF_F_NO_PREALLOC);
-	return c->ifckpt_fd < 0 ? c->ifckpt_fd : 0;
+	if (c->ifckpt_fd < 0)
+		return c->ifckpt_fd;
+	ft_coll_set_ckpt(c->core, &ops);
+	return 0;
 }
 
 /* Flows and interface counters a previous collector had reported. */
 static int ft_ckpt_load(struct ft_collector *c)
 {
-	struct ft_flow_key key, next, *prev = NULL;
+	const struct ft_ckpt_slot *slots = c->ckpt;
 	struct ft_if_key ik, in, *ip = NULL;
-	struct ft_ckpt ck;
-	size_t n = 0, cap = 0;
+	size_t n = 0, torn = 0, cap = 0, i;
 
-	while (!bpf_map_get_next_key(c->ckpt_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(c->ckpt_fd, &key, &ck))
+	for (i = 0; i < c->ckpt_slots; i++) {
+		__u32 seq = __atomic_load_n(&slots[i].seq, __ATOMIC_ACQUIRE);
+		int err;
+
+		if (!seq)
 			continue;
-		if (ft_coll_restore(c->core, &key, &ck) == -ENOMEM)
-			return -ENOMEM;
-		n++;
+		if (seq & 1) { /* the writer died mid-slot */
+			torn++;
+			ft_ckpt_slot_drop(c, i);
+			continue;
+		}
+		err = ft_coll_restore(c->core, i, &slots[i].key, &slots[i].ck);
+		if (err == -ENOMEM)
+			return err;
+		if (err)
+			ft_ckpt_slot_drop(c, i);
+		else
+			n++;
 	}
 	while (!bpf_map_get_next_key(c->ifckpt_fd, ip, &in)) {
 		struct ft_if_totals t = { .ifindex = in.ifindex, .dir = in.dir };
@@ -849,7 +981,20 @@ static int ft_ckpt_load(struct ft_collector *c)
 	}
 	if (n)
 		pr_info("resumed %zu flows from the checkpoint\n", n);
+	if (torn)
+		pr_warn("%zu flow checkpoints were being written when the previous run died: "
+			"those flows are reported again from their start\n",
+			torn);
 	return 0;
+}
+
+static void ft_close_datapath(struct ft_collector *c)
+{
+	ft_close_fd(&c->flows_fd);
+	ft_close_fd(&c->ifstats_fd);
+	ft_close_fd(&c->ifslot_fd);
+	ft_close_fd(&c->ifslots_fd);
+	ft_close_fd(&c->hs_fd);
 }
 
 static int ft_collector_maps(struct ft_collector *c)
@@ -861,6 +1006,10 @@ static int ft_collector_maps(struct ft_collector *c)
 	c->ifstats_fd = ft_map_fd(c->root, "ft_ifstats");
 	if (c->flows_fd < 0 || c->ifstats_fd < 0)
 		return c->flows_fd < 0 ? c->flows_fd : c->ifstats_fd;
+	/* Optional: datapaths without them keep everything in the hash. */
+	c->ifslot_fd = ft_map_fd(c->root, "ft_ifslot");
+	c->ifslots_fd = ft_map_fd(c->root, "ft_ifstats_slots");
+	c->hs_fd = ft_map_fd(c->root, "ft_tcp_hs_map");
 	err = ft_map_info(c->flows_fd, &info);
 	if (err)
 		return err;
@@ -897,6 +1046,8 @@ int ft_collector_open(struct ft_collector *c, const char *root, const struct ft_
 
 	memset(c, 0, sizeof(*c));
 	c->flows_fd = c->ifstats_fd = c->ckpt_fd = c->ifckpt_fd = -1;
+	c->ifslot_fd = c->ifslots_fd = c->hs_fd = -1;
+	c->hs_max_age = cfg->tcp_handshake;
 	snprintf(c->root, sizeof(c->root), "%s", root);
 	c->core = ft_coll_new(cfg);
 	if (!c->core)
@@ -916,8 +1067,7 @@ int ft_collector_open(struct ft_collector *c, const char *root, const struct ft_
 			pr_warn("flow checkpoints unavailable (%s): a restart will report "
 				"flows again from zero\n",
 				strerror(-err));
-			ft_close_fd(&c->ckpt_fd);
-			ft_close_fd(&c->ifckpt_fd);
+			ft_ckpt_close(c);
 		}
 	}
 	c->last_ns = ft_clock_ns(CLOCK_MONOTONIC);
@@ -931,10 +1081,10 @@ void ft_collector_close(struct ft_collector *c)
 {
 	ft_coll_free(c->core);
 	c->core = NULL;
-	ft_close_fd(&c->flows_fd);
-	ft_close_fd(&c->ifstats_fd);
-	ft_close_fd(&c->ckpt_fd);
-	ft_close_fd(&c->ifckpt_fd);
+	ft_close_datapath(c);
+	ft_ckpt_close(c);
+	free(c->hs);
+	c->hs = NULL;
 	free(c->ifprev);
 	free(c->ifd);
 	free(c->ifcur);
@@ -960,8 +1110,7 @@ static void ft_collector_follow(struct ft_collector *c)
 	}
 	close(fd);
 	pr_warn("the pinned datapath was replaced: following the new one\n");
-	ft_close_fd(&c->flows_fd);
-	ft_close_fd(&c->ifstats_fd);
+	ft_close_datapath(c);
 	if (ft_collector_maps(c)) {
 		pr_err("cannot open the new datapath's maps\n");
 		return;
@@ -970,10 +1119,13 @@ static void ft_collector_follow(struct ft_collector *c)
 	c->ifprev = NULL;
 	c->nifprev = 0;
 	if (c->ckpt_fd >= 0) {
-		ft_close_fd(&c->ckpt_fd);
-		ft_close_fd(&c->ifckpt_fd);
-		if (ft_ckpt_open(c))
+		/* The old checkpoints belong to the old datapath. */
+		memset(c->ckpt, 0, c->ckpt_len);
+		ft_ckpt_close(c);
+		if (ft_ckpt_open(c)) {
 			pr_warn("flow checkpoints unavailable for the new datapath\n");
+			ft_ckpt_close(c);
+		}
 	}
 }
 
@@ -998,7 +1150,8 @@ static int ft_collector_ifstats(struct ft_collector *c)
 	free(c->ifcur);
 	c->ifcur = NULL;
 	c->nifcur = 0;
-	err = ft_read_ifstats(c->ifstats_fd, &c->ifcur, &c->nifcur);
+	err = ft_read_if_totals_fds(c->ifstats_fd, c->ifslot_fd, c->ifslots_fd, &c->ifcur,
+				    &c->nifcur);
 	if (err)
 		return err;
 	free(c->ifd);
@@ -1035,6 +1188,7 @@ static int ft_collector_read(struct ft_collector *c)
 {
 	const size_t vsz = ROUND8(sizeof(struct ft_flow_val)) * ft_ncpus();
 	__u32 chunk = 4096, count, batch = 0, i;
+	struct ft_flow_val *sum = NULL;
 	struct ft_flow_key *keys = NULL;
 	bool first = true;
 	void *vals = NULL;
@@ -1046,7 +1200,8 @@ static int ft_collector_read(struct ft_collector *c)
 		if (!keys) {
 			keys = calloc(chunk, sizeof(*keys));
 			vals = calloc(chunk, vsz);
-			if (!keys || !vals) {
+			sum = calloc(chunk, sizeof(*sum));
+			if (!keys || !vals || !sum) {
 				err = -ENOMEM;
 				break;
 			}
@@ -1058,7 +1213,9 @@ static int ft_collector_read(struct ft_collector *c)
 			chunk *= 4; /* a bucket holds more than a chunk */
 			free(keys);
 			free(vals);
+			free(sum);
 			keys = vals = NULL;
+			sum = NULL;
 			continue;
 		}
 		if (err && errno != ENOENT) {
@@ -1067,14 +1224,11 @@ static int ft_collector_read(struct ft_collector *c)
 				err = 1; /* no batch ops: iterate */
 			break;
 		}
-		for (i = 0; i < count; i++) {
-			struct ft_flow_val v;
-
-			ft_sum_flow_val((char *)vals + i * vsz, ft_ncpus(), &v);
-			if (!ft_coll_observe(c->core, &keys[i], &v)) {
-				err = -ENOMEM;
-				goto out;
-			}
+		for (i = 0; i < count; i++)
+			ft_sum_flow_val((char *)vals + i * vsz, ft_ncpus(), &sum[i]);
+		if (ft_coll_observe_many(c->core, keys, sum, count)) {
+			err = -ENOMEM;
+			break;
 		}
 		first = false;
 		if (err) { /* ENOENT: that was the last batch */
@@ -1100,9 +1254,9 @@ static int ft_collector_read(struct ft_collector *c)
 			}
 		}
 	}
-out:
 	free(keys);
 	free(vals);
+	free(sum);
 	return err;
 }
 
@@ -1142,6 +1296,34 @@ static void ft_collector_expire(struct ft_collector *c, struct ft_cflow **del, s
 	free(vals);
 }
 
+static void ft_hs_failed(void *ctx, const struct ft_flow_key *conn, const struct ft_tcp_hs *hs)
+{
+	struct ft_collector *c = ctx;
+	struct ft_hs_timeouts t = { .ifindex = conn->ifindex, .dir = hs->syn_dir, .n = 1 };
+	size_t i;
+
+	c->rep.tcp_hs_timeouts++;
+	for (i = 0; i < c->nhs; i++) {
+		if (c->hs[i].ifindex == t.ifindex && c->hs[i].dir == t.dir) {
+			c->hs[i].n++;
+			return;
+		}
+	}
+	VEC_PUSH(c->hs, c->nhs, c->caphs, t);
+}
+
+/* Handshakes whose SYN was never answered leave the handshake table as
+ * failed connection attempts, counted per interface and direction. */
+static void ft_collector_handshakes(struct ft_collector *c)
+{
+	c->nhs = 0;
+	c->rep.tcp_hs_timeouts = 0;
+	if (c->hs_fd >= 0 && c->hs_max_age > 0)
+		ft_tcp_hs_expire(c->hs_fd, (__u64)(c->hs_max_age * NS), ft_hs_failed, c);
+	c->rep.hs_timeouts = c->hs;
+	c->rep.nhs_timeouts = c->nhs;
+}
+
 /*
  * Unix time minus CLOCK_MONOTONIC, read between two monotonic reads. Kept
  * unless the wall clock moved by more than a millisecond (a step), so the
@@ -1179,6 +1361,7 @@ int ft_collector_cycle(struct ft_collector *c, bool final)
 	ndel = ft_coll_expire(c->core, c->capacity, &del);
 	ft_collector_expire(c, del, ndel);
 	ft_coll_finish(c->core, final);
+	ft_collector_handshakes(c);
 
 	st->capacity = c->capacity;
 	st->drain_ns = ft_clock_ns(CLOCK_MONOTONIC) - t0;
@@ -1192,49 +1375,6 @@ int ft_collector_cycle(struct ft_collector *c, bool final)
 	c->rep.nifs = c->nifd;
 	c->rep.st = st;
 	c->last_ns = t0;
-	return 0;
-}
-
-/* Deletes keys in batches; a key already gone stops a batch, so skip it. */
-static void ft_delete_keys(int fd, const struct ft_flow_key *keys, size_t n)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-		__u32 count = n - done > 65536 ? 65536 : n - done;
-
-		if (!bpf_map_delete_batch(fd, keys + done, &count, &bo)) {
-			done += count;
-			continue;
-		}
-		if (errno == ENOENT) {
-			done += count + 1;
-			continue;
-		}
-		for (; done < n; done++) /* no batch ops */
-			bpf_map_delete_elem(fd, &keys[done]);
-	}
-}
-
-static int ft_update_ckpt(int fd, const struct ft_ckpt_batch *b)
-{
-	size_t done = 0;
-
-	while (done < b->n) {
-		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-		__u32 count = b->n - done > 65536 ? 65536 : b->n - done;
-
-		if (!bpf_map_update_batch(fd, b->keys + done, b->vals + done, &count, &bo)) {
-			done += count;
-			continue;
-		}
-		if (errno != EINVAL && errno != ENOTSUPP && errno != EOPNOTSUPP)
-			return -errno;
-		for (; done < b->n; done++)
-			if (bpf_map_update_elem(fd, &b->keys[done], &b->vals[done], BPF_ANY))
-				return -errno;
-	}
 	return 0;
 }
 
@@ -1257,18 +1397,8 @@ static void ft_collector_ifckpt(struct ft_collector *c)
 
 int ft_collector_commit(struct ft_collector *c)
 {
-	struct ft_ckpt_batch b = { 0 };
-	int err;
-
-	err = ft_coll_commit(c->core, c->ckpt_fd >= 0 ? &b : NULL);
-	if (!err && c->ckpt_fd >= 0) {
-		ft_delete_keys(c->ckpt_fd, b.gone, b.ngone);
-		err = ft_update_ckpt(c->ckpt_fd, &b);
-		if (err)
-			pr_warn("cannot write flow checkpoints: %s\n", strerror(-err));
-	}
+	ft_coll_commit(c->core);
 	ft_collector_ifckpt(c);
-	ft_ckpt_batch_free(&b);
 	c->rep.nrecs = 0;
-	return err;
+	return 0;
 }

@@ -60,6 +60,7 @@ struct ft_timeouts {
 
 struct ft_coll_cfg {
 	struct ft_timeouts to;
+	double tcp_handshake; /* 30: a SYN unanswered this long is a failed attempt */
 	unsigned int high_water; /* % of the kernel table that starts eviction (90) */
 	unsigned int low_water;	 /* % eviction brings it down to (80) */
 };
@@ -129,12 +130,24 @@ struct ft_coll_stats {
 	__u64 drain_cpu_ns;	       /* CPU time of the drain (this thread) */
 };
 
-/* What a restarted collector needs to continue a flow: pinned per flow. */
+/* What a restarted collector needs to continue a flow. */
 struct ft_ckpt {
 	__u64 first_ns; /* identifies the kernel entry (a new entry has a new one) */
 	__u64 rep_packets, rep_bytes;
 	__u64 rec_packets, rec_bytes;
 	__u64 rec_start_ns;
+};
+
+/*
+ * Where checkpoints go: one slot per flow, the flow's index in the core's
+ * pool, so a commit writes only the slots of flows that changed. put()
+ * writes a slot, drop() empties it. A restarted core is rebuilt from the
+ * slots with ft_coll_restore(), in increasing slot order.
+ */
+struct ft_ckpt_ops {
+	void (*put)(void *arg, __u32 slot, const struct ft_flow_key *k, const struct ft_ckpt *ck);
+	void (*drop)(void *arg, __u32 slot);
+	void *arg;
 };
 
 /* The core: flow state and its rules, no kernel. */
@@ -153,6 +166,9 @@ void ft_coll_begin(struct ft_coll *c, __u64 now_ns);
 /* v holds the per-CPU values already summed. NULL only on -ENOMEM. */
 struct ft_cflow *ft_coll_observe(struct ft_coll *c, const struct ft_flow_key *k,
 				 const struct ft_flow_val *v);
+/* The same for n entries at once, faster (prefetches); 0 or -ENOMEM. */
+int ft_coll_observe_many(struct ft_coll *c, const struct ft_flow_key *k,
+			 const struct ft_flow_val *v, size_t n);
 /* capacity: kernel table size, for eviction (0: no eviction). */
 size_t ft_coll_expire(struct ft_coll *c, size_t capacity, struct ft_cflow ***del);
 /* v: the values read with the delete, or NULL when the entry was gone. */
@@ -164,21 +180,15 @@ void ft_coll_finish(struct ft_coll *c, bool shutdown);
 size_t ft_coll_records(struct ft_coll *c, struct ft_cflow *const **recs);
 const struct ft_coll_stats *ft_coll_stats(const struct ft_coll *c);
 
-/* Checkpoint changes of a commit: flows to (re)write and keys to drop. */
-struct ft_ckpt_batch {
-	struct ft_flow_key *keys;
-	struct ft_ckpt *vals;
-	size_t n, cap;
-	struct ft_flow_key *gone;
-	size_t ngone, capgone;
-};
-void ft_ckpt_batch_free(struct ft_ckpt_batch *b);
-
-/* Marks the records reported, frees ended flows; fills b when non-NULL. */
-int ft_coll_commit(struct ft_coll *c, struct ft_ckpt_batch *b);
-/* Before the first cycle: a flow a previous collector had reported. It
- * continues if the kernel still has the same entry, else is dropped. */
-int ft_coll_restore(struct ft_coll *c, const struct ft_flow_key *k, const struct ft_ckpt *ck);
+/* Checkpoints are written through ops from the next commit on. */
+void ft_coll_set_ckpt(struct ft_coll *c, const struct ft_ckpt_ops *ops);
+/* Marks the records reported, frees ended flows, writes checkpoints. */
+void ft_coll_commit(struct ft_coll *c);
+/* Before the first cycle, in increasing slot order: a flow a previous
+ * collector had reported, in the same slot. It continues if the kernel
+ * still has the same entry, else is dropped. */
+int ft_coll_restore(struct ft_coll *c, __u32 slot, const struct ft_flow_key *k,
+		    const struct ft_ckpt *ck);
 size_t ft_coll_size(const struct ft_coll *c);
 
 /* Per (interface, direction) class counters over the interval. */
@@ -186,6 +196,14 @@ struct ft_if_delta {
 	__u32 ifindex;
 	__u32 dir;
 	struct ft_if_stats d;
+};
+
+/* TCP handshakes whose SYN-ACK never came, this interval, per interface
+ * and the direction the SYN was seen in. */
+struct ft_hs_timeouts {
+	__u32 ifindex;
+	__u32 dir;
+	__u64 n;
 };
 
 /* One interval, as every sink sees it. */
@@ -201,6 +219,9 @@ struct ft_report {
 	const struct ft_coll_stats *st;
 	__u64 flow_overflow;	 /* packets the full kernel table could not hold */
 	__u64 http_samples_lost; /* HTTP samples the ring buffer had no room for */
+	const struct ft_hs_timeouts *hs_timeouts;
+	size_t nhs_timeouts;
+	__u64 tcp_hs_timeouts; /* their sum */
 };
 
 static inline double ft_report_epoch(const struct ft_report *r, __u64 ns)
@@ -216,7 +237,15 @@ struct ft_collector {
 	struct ft_coll *core;
 	char root[256];
 	int flows_fd, ifstats_fd;
+	int ifslot_fd, ifslots_fd; /* per-CPU array slots of attached interfaces (-1: none) */
+	int hs_fd;		   /* TCP handshakes in progress (-1: none) */
+	struct ft_hs_timeouts *hs;
+	size_t nhs, caphs;
+	double hs_max_age;
 	int ckpt_fd, ifckpt_fd; /* -1: no checkpoints */
+	void *ckpt;		/* the checkpoint slots, mapped */
+	size_t ckpt_slots, ckpt_len;
+	size_t ckpt_missed; /* flows beyond the last slot: not checkpointed */
 	__u32 flows_id;		/* map id of ft_flows: a new id is a new datapath */
 	size_t capacity;
 	bool lookup_delete; /* the kernel has lookup-and-delete for this map */

@@ -72,6 +72,7 @@ static const struct cfg_key keys[] = {
 	{ "tcp_fin_timeout", CFG_DURATION, OFF(coll.to.tcp_fin) },
 	{ "tcp_rst_timeout", CFG_DURATION, OFF(coll.to.tcp_rst) },
 	{ "active_timeout", CFG_DURATION, OFF(coll.to.active) },
+	{ "tcp_handshake_timeout", CFG_DURATION, OFF(coll.tcp_handshake) },
 	{ "table_high_water", CFG_PERCENT, OFF(coll.high_water), 0, 1, 100 },
 	{ "table_low_water", CFG_PERCENT, OFF(coll.low_water), 0, 1, 100 },
 };

@@ -154,6 +154,19 @@ static void ft_ipfix_reset(struct ft_ipfix *x)
 	x->fbuf = NULL;
 }
 
+/* fixbuf warns through glib (e.g. a refused UDP send while the collector
+ * restarts); flowtap reports export failures itself, once, so glib's
+ * messages are shown only with -v. */
+static void ft_glib_log(const gchar *domain, GLogLevelFlags level, const gchar *msg,
+			gpointer data)
+{
+	(void)data;
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		pr_warn("ipfix: %s%s%s\n", domain ? domain : "", domain ? ": " : "", msg);
+	else
+		pr_info("ipfix: %s%s%s\n", domain ? domain : "", domain ? ": " : "", msg);
+}
+
 struct ft_ipfix *ft_ipfix_open(const struct ft_addrport *dst, bool tcp, __u32 domain,
 			       double template_refresh)
 {
@@ -163,6 +176,7 @@ struct ft_ipfix *ft_ipfix_open(const struct ft_addrport *dst, bool tcp, __u32 do
 
 	if (!x)
 		return NULL;
+	g_log_set_default_handler(ft_glib_log, NULL);
 	if (dst->ss.ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &sin6->sin6_addr, x->host, sizeof(x->host));
 		snprintf(x->port, sizeof(x->port), "%u", ntohs(sin6->sin6_port));

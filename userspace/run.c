@@ -317,6 +317,8 @@ static void ft_human_report(const struct run_ctx *rc, const struct ft_report *r)
 		printf("  LOSSES: %llu packets not in the flow table (full), %llu HTTP samples "
 		       "dropped\n",
 		       r->flow_overflow, r->http_samples_lost);
+	if (r->tcp_hs_timeouts)
+		printf("  %llu TCP connection attempts unanswered\n", r->tcp_hs_timeouts);
 	for (i = 0; i < r->nifs; i++) {
 		struct ft_counter t;
 

@@ -33,7 +33,41 @@
 #define S 1000000000ULL /* one second in ns */
 #define T0 (1000 * S)	/* the fake clock starts here */
 
-/* ---- a fake kernel flow table ---- */
+/* ---- a fake kernel flow table, and checkpoint slots ---- */
+
+struct fake_ckpt {
+	bool used[1024];
+	struct ft_flow_key key[1024];
+	struct ft_ckpt ck[1024];
+};
+
+static void ck_put(void *arg, __u32 slot, const struct ft_flow_key *k, const struct ft_ckpt *ck)
+{
+	struct fake_ckpt *s = arg;
+
+	if (slot < 1024) {
+		s->used[slot] = true;
+		s->key[slot] = *k;
+		s->ck[slot] = *ck;
+	}
+}
+
+static void ck_drop(void *arg, __u32 slot)
+{
+	struct fake_ckpt *s = arg;
+
+	if (slot < 1024)
+		s->used[slot] = false;
+}
+
+static size_t ck_used(const struct fake_ckpt *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < 1024; i++)
+		n += s->used[i];
+	return n;
+}
 
 struct kentry {
 	struct ft_flow_key k;
@@ -44,7 +78,7 @@ struct kentry {
 struct fake {
 	struct kentry e[64];
 	struct ft_coll *c;
-	struct ft_ckpt_batch b;
+	struct fake_ckpt ck;
 	size_t capacity;
 	/* traffic that arrives between the read and the delete */
 	struct ft_flow_key late_key;
@@ -171,17 +205,25 @@ static struct ft_coll *new_coll(void)
 	return new_coll_active(60);
 }
 
+static void fake_ops(struct fake *f)
+{
+	const struct ft_ckpt_ops ops = { ck_put, ck_drop, &f->ck };
+
+	ft_coll_set_ckpt(f->c, &ops);
+}
+
 static bool fake_init(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->c = new_coll();
+	if (f->c)
+		fake_ops(f);
 	return f->c != NULL;
 }
 
 static void fake_fini(struct fake *f)
 {
 	ft_coll_free(f->c);
-	ft_ckpt_batch_free(&f->b);
 }
 
 static void test_deltas(void)
@@ -205,19 +247,19 @@ static void test_deltas(void)
 	    !ASSERT_TRUE(x->flags & FT_CF_NEW, "new") ||
 	    !ASSERT_EQ(ft_coll_stats(f.c)->created, 1, "created"))
 		goto out;
-	ft_coll_commit(f.c, &f.b);
-	ASSERT_EQ(f.b.n, 1, "checkpointed");
+	ft_coll_commit(f.c);
+	ASSERT_EQ(ck_used(&f.ck), 1, "checkpointed");
 	kadd(&f, &k, 5, 500, T0 + 2 * S, 0);
 	n = cycle(&f, T0 + 3 * S, false, &r);
 	x = rec_of(r, n, &k);
 	if (!ASSERT_OK_PTR(x, "record") || !ASSERT_EQ(ft_cflow_dpackets(x), 5, "second delta") ||
 	    !ASSERT_EQ(x->f.v.packets, 15, "cumulative") || !ASSERT_EQ(x->reason, 0, "goes on"))
 		goto out;
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	n = cycle(&f, T0 + 4 * S, false, &r);
 	ASSERT_EQ(n, 0, "no traffic, no record");
 	ASSERT_EQ(ft_coll_stats(f.c)->flows, 1, "still alive");
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 out:
 	fake_fini(&f);
 	test_end();
@@ -262,7 +304,7 @@ static void test_timeouts(void)
 			goto next;
 		kadd(&f, &k, 3, 300, T0, cases[i].flags);
 		cycle(&f, T0 + S / 2, false, &r);
-		ft_coll_commit(f.c, &f.b);
+		ft_coll_commit(f.c);
 		n = cycle(&f, T0 + cases[i].idle_s * S, false, &r);
 		x = rec_of(r, n, &k);
 		if (cases[i].reason == FT_END_NONE) {
@@ -275,10 +317,10 @@ static void test_timeouts(void)
 			ASSERT_EQ(kcount(&f), 0, "kernel entry removed");
 			ASSERT_EQ(ft_coll_stats(f.c)->ended_by[cases[i].reason], 1, "counted");
 		}
-		ft_coll_commit(f.c, &f.b);
+		ft_coll_commit(f.c);
 		if (cases[i].reason != FT_END_NONE) {
 			ASSERT_EQ(ft_coll_size(f.c), 0, "flow freed");
-			ASSERT_EQ(f.b.ngone, 1, "checkpoint dropped");
+			ASSERT_EQ(ck_used(&f.ck), 0, "checkpoint dropped");
 		}
 	next:
 		fake_fini(&f);
@@ -302,7 +344,7 @@ static void test_delete_remainder(void)
 		goto out;
 	kadd(&f, &k, 10, 1000, T0, 0);
 	cycle(&f, T0 + S, false, &r);
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	f.late_key = k;
 	f.late_packets = 3; /* between the read and the delete */
 	n = cycle(&f, T0 + 20 * S, false, &r);
@@ -312,14 +354,14 @@ static void test_delete_remainder(void)
 	ASSERT_EQ(x->reason, FT_END_IDLE, "reason");
 	ASSERT_EQ(ft_cflow_dpackets(x), 3, "the remainder is reported");
 	ASSERT_EQ(ft_cflow_rpackets(x), 13, "the record has all packets");
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	/* A packet after the delete: a new entry, a new flow, counted once. */
 	kadd(&f, &k, 1, 100, T0 + 21 * S, 0);
 	n = cycle(&f, T0 + 22 * S, false, &r);
 	x = rec_of(r, n, &k);
 	if (ASSERT_OK_PTR(x, "new flow"))
 		ASSERT_EQ(ft_cflow_dpackets(x), 1, "counted from its own start");
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 out:
 	fake_fini(&f);
 	test_end();
@@ -341,7 +383,7 @@ static void test_delete_replaced(void)
 		goto out;
 	kadd(&f, &k, 10, 1000, T0, 0);
 	cycle(&f, T0 + S, false, &r);
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	f.late_key = k;
 	f.late_packets = 4;
 	f.late_replace = true;
@@ -353,7 +395,7 @@ static void test_delete_replaced(void)
 	ASSERT_EQ(n, 2, "two records");
 	ASSERT_EQ(ends, 2, "both end");
 	ASSERT_EQ(pk, 4, "the replacement's packets, once");
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	ASSERT_EQ(ft_coll_size(f.c), 0, "nothing left");
 out:
 	fake_fini(&f);
@@ -387,7 +429,7 @@ static void test_active(void)
 			if (!ASSERT_FALSE(ft_cflow_ends(x), "the flow goes on"))
 				goto out;
 		}
-		ft_coll_commit(f.c, &f.b);
+		ft_coll_commit(f.c);
 	}
 	ASSERT_EQ(closes, 2, "records closed at 60 s and 120 s");
 	ASSERT_EQ(pk, 16, "every packet once");
@@ -398,12 +440,12 @@ static void test_active(void)
 		ASSERT_EQ(rec_pk + ft_cflow_rpackets(x), 16, "records cover every packet once");
 	}
 	ASSERT_EQ(kcount(&f), 1, "shutdown leaves the kernel entry");
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	/* ...and keeps its checkpoint, so a later run does not count it again */
-	ASSERT_EQ(f.b.n, 1, "checkpoint kept");
-	ASSERT_EQ(f.b.ngone, 0, "not dropped");
-	if (f.b.n)
-		ASSERT_EQ(f.b.vals[0].rep_packets, 16, "checkpoint at the total");
+	ASSERT_EQ(ck_used(&f.ck), 1, "checkpoint kept");
+	for (n = 0; n < 1024; n++)
+		if (f.ck.used[n])
+			ASSERT_EQ(f.ck.ck[n].rep_packets, 16, "checkpoint at the total");
 out:
 	fake_fini(&f);
 	test_end();
@@ -423,14 +465,14 @@ static void test_vanished(void)
 		goto out;
 	kadd(&f, &k, 2, 200, T0, 0);
 	cycle(&f, T0 + S, false, &r);
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	kfind(&f, &k)->used = false; /* someone else deleted it */
 	n = cycle(&f, T0 + 2 * S, false, &r);
 	x = rec_of(r, n, &k);
 	if (ASSERT_OK_PTR(x, "end record"))
 		ASSERT_EQ(x->reason, FT_END_FORCED, "forced");
-	ft_coll_commit(f.c, &f.b);
-	ASSERT_EQ(f.b.ngone, 1, "checkpoint dropped");
+	ft_coll_commit(f.c);
+	ASSERT_EQ(ck_used(&f.ck), 0, "checkpoint dropped");
 	ASSERT_EQ(ft_coll_size(f.c), 0, "freed");
 out:
 	fake_fini(&f);
@@ -451,7 +493,7 @@ static void test_reincarnation(void)
 		goto out;
 	kadd(&f, &k, 2, 200, T0, 0);
 	cycle(&f, T0 + S, false, &r);
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	kfind(&f, &k)->used = false;
 	kadd(&f, &k, 7, 700, T0 + 2 * S, 0);
 	n = cycle(&f, T0 + 3 * S, false, &r);
@@ -464,7 +506,7 @@ static void test_reincarnation(void)
 	ASSERT_EQ(n, 2, "two records");
 	ASSERT_EQ(forced, 1, "the old one ends, nothing new in it");
 	ASSERT_EQ(fresh, 7, "the new one counts from its start");
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	ASSERT_EQ(ft_coll_size(f.c), 1, "one flow left");
 out:
 	fake_fini(&f);
@@ -498,7 +540,7 @@ static void test_eviction(void)
 	}
 	ASSERT_EQ(evicted, 3, "down to the low-water mark");
 	ASSERT_EQ(kcount(&f), 16, "kernel entries left");
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	ASSERT_EQ(ft_coll_size(f.c), 16, "flows left");
 out:
 	fake_fini(&f);
@@ -525,24 +567,21 @@ static void test_restore(void)
 	kadd(&f, &gone, 1, 100, T0, 0);
 	kadd(&f, &other, 1, 100, T0, 0);
 	cycle(&f, T0 + S, false, &r);
-	ft_coll_commit(f.c, &f.b);
-	if (!ASSERT_EQ(f.b.n, 4, "checkpoints"))
+	ft_coll_commit(f.c);
+	if (!ASSERT_EQ(ck_used(&f.ck), 4, "checkpoints"))
 		goto out;
 	/* kill -9 and restart: a new core that knows only the checkpoint.
 	 * Meanwhile a grows, b is unchanged, gone was ended by the old
 	 * collector, other was replaced by a new entry. */
-	{
-		struct ft_ckpt_batch saved = f.b;
-
-		f.b = (struct ft_ckpt_batch){ 0 };
-		ft_coll_free(f.c);
-		f.c = new_coll();
-		if (!ASSERT_OK_PTR(f.c, "restart"))
+	ft_coll_free(f.c);
+	f.c = new_coll();
+	if (!ASSERT_OK_PTR(f.c, "restart"))
+		goto out;
+	for (i = 0; i < 1024; i++)
+		if (f.ck.used[i] && !ASSERT_OK(ft_coll_restore(f.c, i, &f.ck.key[i], &f.ck.ck[i]),
+					       "restore"))
 			goto out;
-		for (i = 0; i < saved.n; i++)
-			ft_coll_restore(f.c, &saved.keys[i], &saved.vals[i]);
-		ft_ckpt_batch_free(&saved);
-	}
+	fake_ops(&f);
 	kadd(&f, &a, 3, 300, T0 + 2 * S, 0);
 	kfind(&f, &gone)->used = false;
 	kfind(&f, &other)->used = false;
@@ -557,7 +596,7 @@ static void test_restore(void)
 	if (ASSERT_OK_PTR(x, "the replaced entry"))
 		ASSERT_EQ(ft_cflow_dpackets(x), 2, "a new flow");
 	ASSERT_EQ(n, 2, "records");
-	ft_coll_commit(f.c, &f.b);
+	ft_coll_commit(f.c);
 	ASSERT_EQ(ft_coll_size(f.c), 3, "a, b, other");
 out:
 	fake_fini(&f);
@@ -605,7 +644,7 @@ static void test_index_churn(void)
 		n = ft_coll_records(c, &r);
 		for (i = 0; i < n; i++)
 			total += ft_cflow_ends(r[i]);
-		ft_coll_commit(c, NULL);
+		ft_coll_commit(c);
 		if (!ASSERT_LE(ft_coll_size(c), N, "index size bounded"))
 			break;
 		if (round && !ASSERT_GT(total, 0, "some ended"))
@@ -690,7 +729,7 @@ static void test_syslog_lines(void)
 		     "dst=198.18.0.2 dport=53 pkts=30 bytes=3000 flags=- http=0",
 		     "top flow");
 	ASSERT_TRUE(strstr(ls.l[3], "rank=2 ") && strstr(ls.l[3], " sport=8001 "), "second");
-	ft_coll_commit(f.c, NULL);
+	ft_coll_commit(f.c);
 
 	/* the line cap holds, and the summary says what it held back */
 	cfg.max_lines = 2;
@@ -702,7 +741,7 @@ static void test_syslog_lines(void)
 	ASSERT_EQ(ls.n, 2, "capped");
 	ASSERT_TRUE(strstr(ls.l[0], " lines_suppressed=3") != NULL, "suppressed counted");
 	ASSERT_TRUE(strstr(ls.l[0], " ended_idle=3") != NULL, "ended by reason");
-	ft_coll_commit(f.c, NULL);
+	ft_coll_commit(f.c);
 out:
 	fake_fini(&f);
 	test_end();
@@ -723,7 +762,7 @@ static void test_record_json(void)
 		goto out;
 	kadd(&f, &k, 4, 400, T0, 0x12);
 	cycle(&f, T0 + S, false, &r);
-	ft_coll_commit(f.c, NULL);
+	ft_coll_commit(f.c);
 	kadd(&f, &k, 1, 60, T0 + 2 * S, 0x01);
 	n = cycle(&f, T0 + 10 * S, false, &r); /* FIN, 5 s timeout: ends */
 	if (!ASSERT_EQ(n, 1, "one record"))
@@ -742,7 +781,7 @@ static void test_record_json(void)
 	ASSERT_EQ((long long)(json_object_get_double(v) * 1000), 1700001000000LL, "first_seen");
 	ASSERT_EQ(ft_record_start_ms(&rep, r[0]), 1700001000000ULL, "IPFIX start");
 	ASSERT_EQ(ft_record_end_ms(&rep, r[0]), 1700001002000ULL, "IPFIX end");
-	ft_coll_commit(f.c, NULL);
+	ft_coll_commit(f.c);
 out:
 	json_object_put(o);
 	fake_fini(&f);
@@ -794,7 +833,7 @@ static void test_rotation(void)
 		if (!ASSERT_OK(ft_flowlog_write(l, &rep), "write"))
 			goto out;
 		total += n;
-		ft_coll_commit(f.c, NULL);
+		ft_coll_commit(f.c);
 	}
 	ASSERT_OK(stat(path, &st), "current file");
 	ASSERT_LE(st.st_size, 2000, "current file within the size");
@@ -1041,7 +1080,50 @@ out:
 	test_end();
 }
 
-/* --bench N: CPU time of one drain-and-summarise cycle over N flows. */
+/* Fills the table with n flows, one slot per CPU holding `packets`. */
+static int bench_fill(int fd, unsigned long n, __u64 packets, __u64 first, __u64 last)
+{
+	int ncpu = ft_ncpus();
+	struct ft_flow_key *keys = calloc(4096, sizeof(*keys));
+	struct ft_flow_val *vals = calloc((size_t)4096 * ncpu, sizeof(*vals));
+	unsigned long j;
+	int err = 0;
+
+	if (!keys || !vals)
+		err = -ENOMEM;
+	for (j = 0; j < n && !err;) {
+		__u32 cnt = 0, m;
+
+		for (; cnt < 4096 && j < n; cnt++, j++) {
+			keys[cnt] = key(IPPROTO_UDP, j & 0xffff);
+			memcpy(keys[cnt].src + 4, &j, sizeof(__u32));
+			for (m = 0; m < (__u32)ncpu; m++)
+				vals[(size_t)cnt * ncpu + m] = (struct ft_flow_val){
+					.packets = packets, .bytes = 100 * packets,
+					.first_ns = first, .last_ns = last };
+		}
+		if (bpf_map_update_batch(fd, keys, vals, &cnt, NULL))
+			err = -errno;
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static double cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * --bench N...: one drain-and-summarise cycle over N flows that all had
+ * traffic since the last: drain (read, deltas, expiry), the syslog lines
+ * and the checkpoint commit, as wall and CPU time (user + system, all
+ * threads); and the peak RSS of the process.
+ */
 static int bench(int argc, char **argv)
 {
 	int i;
@@ -1050,62 +1132,46 @@ static int bench(int argc, char **argv)
 		fprintf(stderr, "bench: needs root and a bpffs at /sys/fs/bpf\n");
 		return 1;
 	}
-	printf("%10s %12s %12s %12s %12s\n", "flows", "first_ms", "steady_ms", "cpu_ms", "rss_MiB");
+	printf("%10s %10s %10s %10s %10s %10s %10s\n", "flows", "drain_ms", "drain_cpu",
+	       "sinks_ms", "commit_ms", "cycle_cpu", "rss_MiB");
 	for (i = 0; i < argc; i++) {
-		unsigned long n = strtoul(argv[i], NULL, 0), j;
+		unsigned long n = strtoul(argv[i], NULL, 0);
+		struct ft_syslog_cfg sl = { .top = 10, .max_lines = 100 };
 		struct ft_coll_cfg cfg;
 		struct ft_collector c;
-		struct ft_syslog_cfg sl = { .top = 10, .max_lines = 100 };
 		struct lines ls;
 		struct rusage ru;
-		double first;
-		int fd;
+		double c0, t1, t2, t3;
+		__u64 now = mono();
+		int fd, round;
 
 		bpf_teardown();
 		mkdir(bpf_root, 0700);
-		if (bpf_maps(n + n / 8 + 16, &fd)) {
+		if (bpf_maps(n + n / 8 + 16, &fd) || bench_fill(fd, n, 1, now, now)) {
 			fprintf(stderr, "bench: maps: %s\n", strerror(errno));
 			return 1;
-		}
-		{
-			/* fill with batch updates: one slot per CPU */
-			int ncpu = ft_ncpus();
-			struct ft_flow_key *keys = calloc(4096, sizeof(*keys));
-			struct ft_flow_val *vals = calloc((size_t)4096 * ncpu, sizeof(*vals));
-			__u64 now = mono();
-
-			for (j = 0; j < n;) {
-				__u32 cnt = 0, m;
-
-				for (; cnt < 4096 && j < n; cnt++, j++) {
-					keys[cnt] = key(IPPROTO_UDP, j & 0xffff);
-					memcpy(keys[cnt].src + 4, &j, sizeof(__u32));
-					for (m = 0; m < (__u32)ncpu; m++)
-						vals[(size_t)cnt * ncpu + m] = (struct ft_flow_val){
-							.packets = 1, .bytes = 100,
-							.first_ns = now, .last_ns = now };
-				}
-				bpf_map_update_batch(fd, keys, vals, &cnt, NULL);
-			}
-			free(keys);
-			free(vals);
 		}
 		ft_coll_cfg_default(&cfg);
 		if (ft_collector_open(&c, bpf_root, &cfg, true))
 			return 1;
-		ft_collector_cycle(&c, false);
-		ls.n = 0;
-		ft_syslog_lines(&sl, &c.rep, collect_line, &ls);
-		first = c.rep.st->drain_ns / 1e6;
-		ft_collector_commit(&c);
-		/* steady state: every flow had traffic again */
-		ft_collector_cycle(&c, false);
-		ls.n = 0;
-		ft_syslog_lines(&sl, &c.rep, collect_line, &ls);
-		getrusage(RUSAGE_SELF, &ru);
-		printf("%10lu %12.1f %12.1f %12.1f %12.1f\n", n, first, c.rep.st->drain_ns / 1e6,
-		       c.rep.st->drain_cpu_ns / 1e6, ru.ru_maxrss / 1024.0);
-		ft_collector_commit(&c);
+		for (round = 0; round < 2; round++) {
+			if (round)
+				bench_fill(fd, n, 2, now, mono()); /* every flow moved on */
+			c0 = cpu_ms();
+			t1 = mono() / 1e6;
+			ft_collector_cycle(&c, false);
+			t2 = mono() / 1e6;
+			ls.n = 0;
+			ft_syslog_lines(&sl, &c.rep, collect_line, &ls);
+			t3 = mono() / 1e6;
+			ft_collector_commit(&c);
+			if (!round)
+				continue; /* the first cycle creates every flow */
+			getrusage(RUSAGE_SELF, &ru);
+			printf("%10lu %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f\n", n, t2 - t1,
+			       c.rep.st->drain_cpu_ns / 1e6, t3 - t2, mono() / 1e6 - t3,
+			       cpu_ms() - c0, ru.ru_maxrss / 1024.0);
+		}
 		ft_collector_close(&c);
 		close(fd);
 	}
