@@ -187,6 +187,49 @@ static void ft_run_detach_owned(struct run_ctx *rc)
 }
 
 /*
+ * With --hook auto a NIC gets native XDP; where the driver cannot (virtual
+ * NICs often lack it: virtio with fewer queues than CPUs), TC instead,
+ * which also sees egress. The XDP attempt's messages are held back and
+ * shown only if TC fails too.
+ */
+static int ft_run_attach_one(struct run_ctx *rc, const struct ft_knobs *k,
+			     const struct ft_iface *ifc)
+{
+	static const enum ft_hook hooks[] = { FT_HOOK_AUTO, FT_HOOK_XDP, FT_HOOK_TC };
+	struct ft_attach_opts ao = { .hook = hooks[rc->cfg.hook], .mode = FT_XDP_AUTO };
+	FILE *saved = stderr, *mem;
+	char *held = NULL;
+	size_t len = 0;
+	int err;
+
+	if (rc->cfg.hook != FT_RUN_HOOK_AUTO || ft_hook_for(ifc->ifindex) != FT_HOOK_XDP)
+		return ft_attach(rc->root, k, ifc->ifindex, &ao);
+	ao.hook = FT_HOOK_XDP;
+	ao.mode = FT_XDP_NATIVE;
+	mem = open_memstream(&held, &len);
+	if (mem)
+		stderr = mem;
+	err = ft_attach(rc->root, k, ifc->ifindex, &ao);
+	stderr = saved;
+	if (mem)
+		fclose(mem);
+	if (err && err != -EPERM && err != -EACCES) {
+		ao.hook = FT_HOOK_TC;
+		if (!ft_attach(rc->root, k, ifc->ifindex, &ao)) {
+			pr_warn("run: %s: native XDP unavailable (%s); attached TC instead\n",
+				ifc->name, strerror(-err));
+			err = 0;
+		} else if (held) {
+			fputs(held, stderr);
+		}
+	} else if (err && held) {
+		fputs(held, stderr);
+	}
+	free(held);
+	return err;
+}
+
+/*
  * Attaches to every configured interface. An interface flowtap is already
  * attached to is used as it is -- and owned (detached at exit) only if the
  * pinned meta says a previous run attached it, i.e. that run died. On any
@@ -194,8 +237,6 @@ static void ft_run_detach_owned(struct run_ctx *rc)
  */
 static int ft_run_attach(struct run_ctx *rc)
 {
-	static const enum ft_hook hooks[] = { FT_HOOK_AUTO, FT_HOOK_XDP, FT_HOOK_TC };
-	struct ft_attach_opts ao = { .hook = hooks[rc->cfg.hook], .mode = FT_XDP_AUTO };
 	struct ft_run_meta prev, mine = { 0 };
 	struct ft_attachment *list = NULL;
 	struct ft_knobs k;
@@ -222,7 +263,7 @@ static int ft_run_attach(struct run_ctx *rc)
 
 		if (ft_attached(list, n, ifc->ifindex))
 			continue;
-		err = ft_attach(rc->root, &k, ifc->ifindex, &ao);
+		err = ft_run_attach_one(rc, &k, ifc);
 		if (err) {
 			if (err == -EPERM || err == -EACCES)
 				ft_fail("run", ifc->name, err);
@@ -283,17 +324,19 @@ static const char *ft_human_size(double v, char *buf, size_t len, const char *un
 static void ft_human_flow(const struct ft_cflow *f)
 {
 	const struct ft_flow_key *k = &f->f.key;
-	char ifn[IF_NAMESIZE], src[64], dst[64], pb[8], fl[64], b[32];
-	bool v6 = k->family == FT_FAMILY_IPV6, icmp = ft_is_icmp(k->family, k->proto);
+	char ifn[IF_NAMESIZE], src[64], dst[64], pb[8], fl[64], b[32], ends[160];
+	bool v6 = k->family == FT_FAMILY_IPV6;
 
 	ft_addr_str(k->family, k->src, src, sizeof(src));
 	ft_addr_str(k->family, k->dst, dst, sizeof(dst));
-	printf("  %-10s %-7s %-6s %s%s%s%s%u -> %s%s%s%s%u  %llu pkts  %s  %s%s%s\n",
-	       ft_ifname(k->ifindex, ifn), ft_dir_name(k->dir),
-	       ft_proto_name(k->proto, pb, sizeof(pb)), v6 ? "[" : "", src, v6 ? "]" : "",
-	       icmp ? " type " : ":", k->sport, v6 ? "[" : "", dst, v6 ? "]" : "",
-	       icmp ? " code " : ":", k->dport, ft_cflow_dpackets(f),
-	       ft_human_size(ft_cflow_dbytes(f), b, sizeof(b), "B"),
+	if (ft_is_icmp(k->family, k->proto))
+		snprintf(ends, sizeof(ends), "%s -> %s type %u/%u", src, dst, k->sport, k->dport);
+	else
+		snprintf(ends, sizeof(ends), "%s%s%s:%u -> %s%s%s:%u", v6 ? "[" : "", src,
+			 v6 ? "]" : "", k->sport, v6 ? "[" : "", dst, v6 ? "]" : "", k->dport);
+	printf("  %-10s %-7s %-6s %-44s %9llu pkts %10s  %s%s%s\n", ft_ifname(k->ifindex, ifn),
+	       ft_dir_name(k->dir), ft_proto_name(k->proto, pb, sizeof(pb)), ends,
+	       ft_cflow_dpackets(f), ft_human_size(ft_cflow_dbytes(f), b, sizeof(b), "B"),
 	       ft_tcp_flags_str(f->f.v.tcp_flags, fl, sizeof(fl)), f->reason ? " ended:" : "",
 	       f->reason ? ft_end_reason_name(f->reason) : "");
 }
@@ -307,6 +350,7 @@ static void ft_human_report(const struct run_ctx *rc, const struct ft_report *r)
 	struct ft_cflow **best = calloc(top, sizeof(*best));
 	char ts[32], ifn[IF_NAMESIZE], b1[32], b2[32];
 	time_t now = time(NULL);
+	size_t shown = 0;
 
 	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", localtime(&now));
 	printf("--- %s  %.1fs  flows %zu (active %zu, new %zu, ended %zu)  table %zu/%zu%s\n", ts,
@@ -325,7 +369,10 @@ static void ft_human_report(const struct run_ctx *rc, const struct ft_report *r)
 		ft_if_total(&r->ifs[i].d, &t);
 		if (!t.packets)
 			continue;
-		printf("  %-10s %-7s %10llu pkts %12s %14s\n", ft_ifname(r->ifs[i].ifindex, ifn),
+		if (!shown++)
+			printf("  %-10s %-7s %15s %10s %14s\n", "IFACE", "DIR", "PACKETS", "BYTES",
+			       "RATE");
+		printf("  %-10s %-7s %10llu pkts %10s %14s\n", ft_ifname(r->ifs[i].ifindex, ifn),
 		       ft_dir_name(r->ifs[i].dir), t.packets,
 		       ft_human_size(t.bytes, b1, sizeof(b1), "B"),
 		       ft_human_size(r->interval > 0 ? t.bytes * 8 / r->interval : 0, b2,
@@ -348,6 +395,8 @@ static void ft_human_report(const struct run_ctx *rc, const struct ft_report *r)
 			}
 			best[j] = f;
 		}
+		if (n)
+			printf("  top flows by bytes in the interval:\n");
 		for (i = 0; i < n; i++)
 			ft_human_flow(best[i]);
 		free(best);
@@ -541,10 +590,32 @@ static void ft_run_banner(const struct run_ctx *rc)
 	fflush(stdout);
 }
 
+/* A run that fails to start leaves no pins behind if there were none. */
+static void ft_run_unwind(const char *root)
+{
+	struct ft_attachment *list = NULL;
+	size_t n = 0;
+
+	if (!ft_status(&list, &n) && !n)
+		ft_detach_all(root);
+	free(list);
+}
+
+static bool ft_datapath_pinned(const char *root)
+{
+	int fd = ft_map_fd(root, "ft_flows");
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 static int run_main(void *p, int argc, char **argv)
 {
 	struct run_ctx rc = { .lock_fd = -1 };
 	struct sigaction sa = { .sa_handler = ft_on_hup };
+	bool had;
 	int err, ret = 1;
 
 	(void)argc;
@@ -559,11 +630,15 @@ static int run_main(void *p, int argc, char **argv)
 	ft_signals_init();
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
+	had = ft_datapath_pinned(rc.root);
 	if (ft_pin_root_check(rc.root))
 		return 1;
 	rc.lock_fd = ft_run_lock(rc.root);
-	if (rc.lock_fd < 0)
+	if (rc.lock_fd < 0) {
+		if (!had)
+			ft_run_unwind(rc.root);
 		return 1;
+	}
 	if (ft_run_sinks(&rc))
 		goto out;
 	if (ft_run_attach(&rc))
@@ -587,6 +662,8 @@ release:
 		ft_collector_close(&rc.coll);
 	ft_run_release(&rc);
 out:
+	if (ret && !had)
+		ft_run_unwind(rc.root);
 	ft_run_close_sinks(&rc);
 	if (rc.lock_fd >= 0)
 		close(rc.lock_fd);
