@@ -112,16 +112,18 @@ static __always_inline void ft_http_sample(const struct ft_frame *f, const struc
 static __always_inline void ft_flow_account(const struct ft_frame *f, struct ft_parsed *pp,
 					    struct ft_if_stats *st, __u32 http)
 {
+	int tcp = ft_tcp_health && (pp->classes & FT_BIT(FT_CLASS_TCP));
 	struct ft_tcp_meas m = {};
 	struct ft_flow_val *v, nv;
-	int tcp = pp->classes & FT_BIT(FT_CLASS_TCP);
+	__u32 ev = 0;
+	__u8 prev_flags;
 	long err;
 
 	pp->key.ifindex = f->ifindex;
 	pp->key.dir = f->dir;
 	v = bpf_map_lookup_elem(&ft_flows, &pp->key);
-	if (tcp && ft_tcp_health)
-		m = ft_tcp_handshake(f, pp, st, v ? v->packets : 0);
+	if (tcp)
+		m = ft_tcp_handshake(f, pp, st, v ? v->hs_segs : 0);
 	if (!v) {
 		nv = (struct ft_flow_val){
 		    .packets = f->segs,
@@ -131,11 +133,13 @@ static __always_inline void ft_flow_account(const struct ft_frame *f, struct ft_
 		    .http_requests = http,
 		    .tcp_flags = pp->tcp_flags,
 		};
-		if (tcp && ft_tcp_health)
-			ft_tcp_segment(&nv, pp, st, &m);
+		if (tcp)
+			ev = ft_tcp_segment(&nv, pp, &m, 0);
 		err = bpf_map_update_elem(&ft_flows, &pp->key, &nv, BPF_NOEXIST);
-		if (!err)
+		if (!err) {
+			ft_tcp_count(st, ev);
 			return;
+		}
 		/* Another CPU created it first: fall through to our slot. */
 		if (err == -EEXIST)
 			v = bpf_map_lookup_elem(&ft_flows, &pp->key);
@@ -144,6 +148,7 @@ static __always_inline void ft_flow_account(const struct ft_frame *f, struct ft_
 			return;
 		}
 	}
+	prev_flags = v->tcp_flags;
 	if (!v->first_ns)
 		v->first_ns = f->now;
 	v->packets += f->segs;
@@ -151,8 +156,8 @@ static __always_inline void ft_flow_account(const struct ft_frame *f, struct ft_
 	v->last_ns = f->now;
 	v->http_requests += http;
 	v->tcp_flags |= pp->tcp_flags;
-	if (tcp && ft_tcp_health)
-		ft_tcp_segment(v, pp, st, &m);
+	if (tcp)
+		ft_tcp_count(st, ft_tcp_segment(v, pp, &m, prev_flags));
 }
 
 /*

@@ -164,7 +164,9 @@ struct ft_flow_val {
 	__u64 last_ns;
 	__u32 http_requests;
 	__u8 tcp_flags; /* OR of all flags seen */
-	__u8 pad[3];
+	__u8 hs_segs;	/* non-SYN segments that still looked for a handshake (saturates) */
+	__u8 tcp_bits;	/* FT_TCPB_* */
+	__u8 pad;
 	/* TCP health. Per-CPU like the rest: a retransmission is a segment
 	 * ending at or below the highest sequence this CPU saw for the flow,
 	 * so these are hints (a flow moving between CPUs can hide one). */
@@ -177,6 +179,10 @@ struct ft_flow_val {
 	__u32 pad2;
 };
 _Static_assert(sizeof(struct ft_flow_val) == 64, "ft_flow_val layout");
+
+enum ft_tcp_bits {
+	FT_TCPB_SEQ = 1 << 0, /* next_seq is set (0 is a valid sequence number) */
+};
 
 /*
  * A TCP handshake in progress, keyed by the connection's canonical

@@ -17,7 +17,8 @@
 #define FT_TH_RST 0x04
 #define FT_TH_ACK 0x10
 
-/* A flow past this many segments (on this CPU) is past its handshake. */
+/* A flow past this many non-SYN segments (on this CPU) is past its
+ * handshake. SYNs do not count: a connection may retry its SYN many times. */
 #define FT_TCP_HS_SEGS 4
 
 struct ft_tcp_meas {
@@ -105,8 +106,10 @@ static __always_inline void ft_tcp_syn(const struct ft_frame *f, struct ft_if_st
 
 	if (hs) {
 		/* A SYN retry; a SYN from the other side is a simultaneous
-		 * open, timed from the first SYN all the same. */
-		if (!hs->synack_ns && hs->client_is_a == a_to_b) {
+		 * open, timed from the first SYN all the same. The same SYN
+		 * seen in the other direction (TC on lo sees each segment
+		 * leave and arrive) is not a retry. */
+		if (!hs->synack_ns && hs->client_is_a == a_to_b && hs->syn_dir == f->dir) {
 			hs->syns++;
 			st->tcp_syn_retries++;
 		}
@@ -126,7 +129,7 @@ static __always_inline void ft_tcp_syn(const struct ft_frame *f, struct ft_if_st
  */
 static __always_inline struct ft_tcp_meas ft_tcp_handshake(const struct ft_frame *f,
 							   const struct ft_parsed *pp,
-							   struct ft_if_stats *st, __u64 seen)
+							   struct ft_if_stats *st, __u32 seen)
 {
 	struct ft_tcp_meas m = {};
 	__u8 fl = pp->tcp_flags, a_to_b, from_client;
@@ -184,28 +187,55 @@ static __always_inline __u32 ft_tcp_seq_end(const struct ft_parsed *pp)
 	       !!(pp->tcp_flags & FT_TH_FIN);
 }
 
-/* Per-flow (per-CPU) resets and retransmission hints. */
-static __always_inline void ft_tcp_segment(struct ft_flow_val *v, const struct ft_parsed *pp,
-					   struct ft_if_stats *st, const struct ft_tcp_meas *m)
-{
-	__u32 end = ft_tcp_seq_end(pp);
+enum ft_tcp_event {
+	FT_TCPE_RESET = 1 << 0,
+	FT_TCPE_RETRANS = 1 << 1,
+};
 
-	if (pp->tcp_flags & FT_TH_RST) {
+/*
+ * Per-flow (per-CPU) resets, retransmission hints and measurements; returns
+ * the FT_TCPE_* events so the caller counts them per interface exactly once
+ * (a flow insert that loses a race runs this twice). prev_flags: the flow's
+ * flags before this segment.
+ */
+static __always_inline __u32 ft_tcp_segment(struct ft_flow_val *v, const struct ft_parsed *pp,
+					    const struct ft_tcp_meas *m, __u8 prev_flags)
+{
+	__u32 end = ft_tcp_seq_end(pp), ev = 0;
+	__u8 fl = pp->tcp_flags;
+
+	if (fl & FT_TH_RST) {
 		v->resets++;
-		st->tcp_resets++;
+		ev |= FT_TCPE_RESET;
 	}
 	if (m->hs_us)
 		v->handshake_us = m->hs_us;
 	if (m->rtt_us)
 		v->rtt_us = m->rtt_us;
+	if (!(fl & (FT_TH_SYN | FT_TH_RST)) && v->hs_segs < 255)
+		v->hs_segs++;
 	if (end == pp->tcp_seq)
-		return;
-	if (v->next_seq && (__s32)(end - v->next_seq) <= 0) {
-		v->retransmits++;
-		st->tcp_retransmits++;
-	} else {
+		return ev;
+	if (!(v->tcp_bits & FT_TCPB_SEQ) || (__s32)(end - v->next_seq) > 0) {
 		v->next_seq = end;
+		v->tcp_bits |= FT_TCPB_SEQ;
+		return ev;
 	}
+	/* In a simultaneous open each side's SYN-ACK repeats its own SYN's
+	 * sequence number: the handshake, not a retransmission. */
+	if ((fl & (FT_TH_SYN | FT_TH_ACK)) == (FT_TH_SYN | FT_TH_ACK) &&
+	    (prev_flags & (FT_TH_SYN | FT_TH_ACK)) == FT_TH_SYN)
+		return ev;
+	v->retransmits++;
+	return ev | FT_TCPE_RETRANS;
+}
+
+static __always_inline void ft_tcp_count(struct ft_if_stats *st, __u32 ev)
+{
+	if (ev & FT_TCPE_RESET)
+		st->tcp_resets++;
+	if (ev & FT_TCPE_RETRANS)
+		st->tcp_retransmits++;
 }
 
 #endif /* FT_TCP_BPF_H */
