@@ -222,3 +222,23 @@ out=$(ft run -i a0 --interval 1 --flow-log $T/link.jsonl 2>&1)
 rc=$?
 case "$rc:$out" in 1:*"$T/link.jsonl"*) pass flowlog_symlink_refused ;; *) fail flowlog_symlink_refused "$rc:$out" ;; esac
 expect bad_input_nothing_attached "$(ft status --json | jq length)" 0
+
+# An attached interface deleted while the run goes on: the run keeps going,
+# the flows already counted on it are still reported and end at SIGTERM.
+ip link add c0 netns $A type veth peer name d0 netns $B &&
+	ip -n $A addr add 198.19.0.1/24 dev c0 && ip -n $B addr add 198.19.0.2/24 dev d0 &&
+	ip -n $A link set c0 up && ip -n $B link set d0 up || fail iface_deleted "cannot create c0"
+ip netns exec $A ping -c1 -W2 198.19.0.2 >/dev/null
+F4=$T/flows4.jsonl
+start_run d4 -i a0 -i c0 --interval 1 --flow-log $F4 || fail iface_deleted_start "$(cat $T/d4.err)"
+udp_send $A 198.19.0.2 40004 9995 10 100
+sleep 0.3
+ip -n $A link del c0
+sleep 2
+pid=$(cat $T/d4.pid)
+kill -0 $pid 2>/dev/null && pass iface_deleted_still_running || fail iface_deleted_still_running "exited: $(cat $T/d4.err)"
+stop_run d4
+sel8='.direction=="egress" and .sport==40004 and .dport==9995'
+expect iface_deleted_counted "$(jsum $F4 "$sel8" packets_delta)" 10
+expect iface_deleted_forced "$(jq -sc "[.[] | select($sel8 and .end_reason != null) | .end_reason]" $F4)" '["forced"]'
+expect iface_deleted_detached "$(ft status --json | jq length)/$(ls $T/bpf | grep -c flowtap)" 0/0
