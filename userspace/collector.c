@@ -22,18 +22,15 @@
 #define ENOTSUPP 524
 #endif
 
-#define NS 1000000000ULL
-#define ROUND8(x) (((x) + 7) & ~(size_t)7)
+#define NS	   1000000000ULL
+#define ROUND8(x)  (((x) + 7) & ~(size_t)7)
 #define FT_CF_FREE (1 << 7) /* pool slot unused */
-#define IDX_EMPTY 0
+#define IDX_EMPTY  0
 
 static const char *const end_names[FT_END_MAX] = {
-	[FT_END_NONE] = "",
-	[FT_END_IDLE] = "idle",
-	[FT_END_ACTIVE] = "active",
-	[FT_END_EOF] = "end_of_flow",
-	[FT_END_FORCED] = "forced",
-	[FT_END_RESOURCES] = "lack_of_resources",
+    [FT_END_NONE] = "",		[FT_END_IDLE] = "idle",
+    [FT_END_ACTIVE] = "active", [FT_END_EOF] = "end_of_flow",
+    [FT_END_FORCED] = "forced", [FT_END_RESOURCES] = "lack_of_resources",
 };
 
 const char *ft_end_reason_name(unsigned int r)
@@ -44,13 +41,13 @@ const char *ft_end_reason_name(unsigned int r)
 void ft_coll_cfg_default(struct ft_coll_cfg *c)
 {
 	c->to = (struct ft_timeouts){
-		.idle_tcp = 3600,
-		.idle_udp = 300,
-		.idle_icmp = 300,
-		.idle_other = 300,
-		.tcp_fin = 300,
-		.tcp_rst = 120,
-		.active = 1800,
+	    .idle_tcp = 3600,
+	    .idle_udp = 300,
+	    .idle_icmp = 300,
+	    .idle_other = 300,
+	    .tcp_fin = 300,
+	    .tcp_rst = 120,
+	    .active = 1800,
 	};
 	c->tcp_handshake = 30;
 	c->high_water = 90;
@@ -62,7 +59,7 @@ void ft_coll_cfg_default(struct ft_coll_cfg *c)
 	({                                                                                         \
 		int ___err = 0;                                                                    \
 		if ((n) == (cap)) {                                                                \
-			size_t ___c = (cap) ? (cap) * 2 : 256;                                     \
+			size_t ___c = (cap) ? (cap)*2 : 256;                                       \
 			void *___p = realloc((arr), ___c * sizeof(*(arr)));                        \
 			if (___p) {                                                                \
 				(arr) = ___p;                                                      \
@@ -126,8 +123,8 @@ static bool ft_key_eq(const struct ft_flow_key *a, const struct ft_flow_key *b)
 	return !memcmp(a, b, sizeof(*a));
 }
 
-#define IDX_POOL(e) ((__u32)((e) >> 32) - 1)
-#define IDX_TAG(e) ((__u32)(e))
+#define IDX_POOL(e)	((__u32)((e) >> 32) - 1)
+#define IDX_TAG(e)	((__u32)(e))
 #define IDX_ENTRY(i, h) ((__u64)((i) + 1) << 32 | (__u32)(h))
 
 static int ft_idx_resize(struct ft_coll *c, size_t slots)
@@ -158,8 +155,8 @@ static size_t ft_idx_slot_h(const struct ft_coll *c, const struct ft_flow_key *k
 {
 	size_t s = h & c->idxmask;
 
-	while (c->idx[s] != IDX_EMPTY &&
-	       (IDX_TAG(c->idx[s]) != (__u32)h || !ft_key_eq(&c->pool[IDX_POOL(c->idx[s])].f.key, k)))
+	while (c->idx[s] != IDX_EMPTY && (IDX_TAG(c->idx[s]) != (__u32)h ||
+					  !ft_key_eq(&c->pool[IDX_POOL(c->idx[s])].f.key, k)))
 		s = (s + 1) & c->idxmask;
 	return s;
 }
@@ -355,7 +352,7 @@ static bool ft_same_entry(const struct ft_flow_val *have, const struct ft_flow_v
 }
 
 static struct ft_cflow *ft_coll_observe_h(struct ft_coll *c, const struct ft_flow_key *k,
-					   const struct ft_flow_val *v, __u64 h)
+					  const struct ft_flow_val *v, __u64 h)
 {
 	size_t s = ft_idx_slot_h(c, k, h);
 	struct ft_cflow *f;
@@ -702,12 +699,12 @@ size_t ft_coll_records(struct ft_coll *c, struct ft_cflow *const **recs)
 static void ft_ckpt_put(struct ft_coll *c, const struct ft_cflow *f)
 {
 	struct ft_ckpt ck = {
-		.first_ns = f->f.v.first_ns,
-		.rep_packets = f->rep_packets,
-		.rep_bytes = f->rep_bytes,
-		.rec_packets = f->rec_packets,
-		.rec_bytes = f->rec_bytes,
-		.rec_start_ns = f->rec_start_ns,
+	    .first_ns = f->f.v.first_ns,
+	    .rep_packets = f->rep_packets,
+	    .rep_bytes = f->rep_bytes,
+	    .rec_packets = f->rec_packets,
+	    .rec_bytes = f->rec_bytes,
+	    .rec_start_ns = f->rec_start_ns,
 	};
 
 	if (c->has_ops)
@@ -916,7 +913,7 @@ static void ft_ckpt_close(struct ft_collector *c)
 
 static int ft_ckpt_open(struct ft_collector *c)
 {
-	const struct ft_ckpt_ops ops = { ft_ckpt_slot_put, ft_ckpt_slot_drop, c };
+	const struct ft_ckpt_ops ops = {ft_ckpt_slot_put, ft_ckpt_slot_drop, c};
 	/* Flows in the core: the kernel's, plus a cycle's ended ones. */
 	size_t slots = c->capacity + c->capacity / 4 + 4096;
 	long page = sysconf(_SC_PAGESIZE);
@@ -934,9 +931,9 @@ static int ft_ckpt_open(struct ft_collector *c)
 		return err;
 	}
 	c->ckpt_slots = slots;
-	c->ifckpt_fd = ft_own_map(c->root, "ft_run_ifckpt", BPF_MAP_TYPE_HASH,
-				  sizeof(struct ft_if_key), sizeof(struct ft_if_stats),
-				  FT_MAX_IFACE_KEYS, BPF_F_NO_PREALLOC);
+	c->ifckpt_fd =
+	    ft_own_map(c->root, "ft_run_ifckpt", BPF_MAP_TYPE_HASH, sizeof(struct ft_if_key),
+		       sizeof(struct ft_if_stats), FT_MAX_IFACE_KEYS, BPF_F_NO_PREALLOC);
 	if (c->ifckpt_fd < 0)
 		return c->ifckpt_fd;
 	ft_coll_set_ckpt(c->core, &ops);
@@ -970,7 +967,7 @@ static int ft_ckpt_load(struct ft_collector *c)
 			n++;
 	}
 	while (!bpf_map_get_next_key(c->ifckpt_fd, ip, &in)) {
-		struct ft_if_totals t = { .ifindex = in.ifindex, .dir = in.dir };
+		struct ft_if_totals t = {.ifindex = in.ifindex, .dir = in.dir};
 
 		ik = in;
 		ip = &ik;
@@ -1028,7 +1025,7 @@ static int ft_collector_maps(struct ft_collector *c)
  * map (hash maps since 5.14): probed with a key that cannot exist. */
 static bool ft_probe_lookup_delete(int fd)
 {
-	struct ft_flow_key k = { 0 };
+	struct ft_flow_key k = {0};
 	void *v = calloc(ft_ncpus(), ROUND8(sizeof(struct ft_flow_val)));
 	bool ok;
 
@@ -1299,7 +1296,7 @@ static void ft_collector_expire(struct ft_collector *c, struct ft_cflow **del, s
 static void ft_hs_failed(void *ctx, const struct ft_flow_key *conn, const struct ft_tcp_hs *hs)
 {
 	struct ft_collector *c = ctx;
-	struct ft_hs_timeouts t = { .ifindex = conn->ifindex, .dir = hs->syn_dir, .n = 1 };
+	struct ft_hs_timeouts t = {.ifindex = conn->ifindex, .dir = hs->syn_dir, .n = 1};
 	size_t i;
 
 	c->rep.tcp_hs_timeouts++;
@@ -1383,7 +1380,7 @@ static void ft_collector_ifckpt(struct ft_collector *c)
 	size_t i;
 
 	for (i = 0; c->ifckpt_fd >= 0 && i < c->nifcur; i++) {
-		struct ft_if_key k = { .ifindex = c->ifcur[i].ifindex, .dir = c->ifcur[i].dir };
+		struct ft_if_key k = {.ifindex = c->ifcur[i].ifindex, .dir = c->ifcur[i].dir};
 
 		bpf_map_update_elem(c->ifckpt_fd, &k, &c->ifcur[i].s, BPF_ANY);
 	}

@@ -60,7 +60,7 @@ struct ft_timeouts {
 
 struct ft_coll_cfg {
 	struct ft_timeouts to;
-	double tcp_handshake; /* 30: a SYN unanswered this long is a failed attempt */
+	double tcp_handshake;	 /* 30: a SYN unanswered this long is a failed attempt */
 	unsigned int high_water; /* % of the kernel table that starts eviction (90) */
 	unsigned int low_water;	 /* % eviction brings it down to (80) */
 };
@@ -73,7 +73,7 @@ void ft_coll_cfg_default(struct ft_coll_cfg *c);
  * one IPFIX exports when it closes) starts at rec_*.
  */
 struct ft_cflow {
-	struct ft_flow f; /* key and summed values, what ft_flow_json() takes */
+	struct ft_flow f;	      /* key and summed values, what ft_flow_json() takes */
 	__u64 rep_packets, rep_bytes; /* reported through the last commit */
 	__u64 rec_packets, rec_bytes; /* at the start of the open record */
 	__u64 rec_start_ns;	      /* CLOCK_MONOTONIC */
@@ -116,10 +116,10 @@ static inline bool ft_cflow_ends(const struct ft_cflow *c)
 
 struct ft_coll_stats {
 	__u64 cycle;
-	size_t flows;		/* flows alive after the cycle */
-	size_t active;		/* flows with traffic in the interval */
-	size_t created;		/* flows new in the interval */
-	size_t ended;		/* flows that ended in the interval */
+	size_t flows;	/* flows alive after the cycle */
+	size_t active;	/* flows with traffic in the interval */
+	size_t created; /* flows new in the interval */
+	size_t ended;	/* flows that ended in the interval */
 	size_t ended_by[FT_END_MAX];
 	__u64 ended_total[FT_END_MAX]; /* since start, for metrics */
 	size_t kernel_entries;	       /* entries read from the kernel table */
@@ -208,10 +208,10 @@ struct ft_hs_timeouts {
 
 /* One interval, as every sink sees it. */
 struct ft_report {
-	__u64 now_ns;	    /* CLOCK_MONOTONIC at the drain */
-	double epoch_off;   /* Unix seconds = monotonic seconds + epoch_off */
-	double interval;    /* seconds since the previous report */
-	bool final;	    /* the last one: every flow ended (forced) */
+	__u64 now_ns;	  /* CLOCK_MONOTONIC at the drain */
+	double epoch_off; /* Unix seconds = monotonic seconds + epoch_off */
+	double interval;  /* seconds since the previous report */
+	bool final;	  /* the last one: every flow ended (forced) */
 	struct ft_cflow *const *recs;
 	size_t nrecs;
 	const struct ft_if_delta *ifs;
@@ -246,7 +246,7 @@ struct ft_collector {
 	void *ckpt;		/* the checkpoint slots, mapped */
 	size_t ckpt_slots, ckpt_len;
 	size_t ckpt_missed; /* flows beyond the last slot: not checkpointed */
-	__u32 flows_id;		/* map id of ft_flows: a new id is a new datapath */
+	__u32 flows_id;	    /* map id of ft_flows: a new id is a new datapath */
 	size_t capacity;
 	bool lookup_delete; /* the kernel has lookup-and-delete for this map */
 	struct ft_if_totals *ifprev;
@@ -309,8 +309,8 @@ struct ft_syslog_cfg {
 };
 /* Formats the interval's lines; emit() gets each (syslog(3) in the daemon). */
 typedef void (*ft_line_fn)(int prio, const char *line, void *arg);
-size_t ft_syslog_lines(const struct ft_syslog_cfg *cfg, const struct ft_report *r,
-		       ft_line_fn emit, void *arg);
+size_t ft_syslog_lines(const struct ft_syslog_cfg *cfg, const struct ft_report *r, ft_line_fn emit,
+		       void *arg);
 void ft_syslog_open(const struct ft_syslog_cfg *cfg);
 void ft_syslog_report(const struct ft_syslog_cfg *cfg, const struct ft_report *r);
 void ft_syslog_close(void);
@@ -365,8 +365,7 @@ int ft_config_load(struct ft_run_config *c, const char *path);
  * datapath is attached, publish() after every cycle with the report (copy
  * what is needed: it is gone after the call), stop() at exit.
  */
-int ft_metrics_start(const struct ft_addrport *addr, const char *pin_root)
-	__attribute__((weak));
+int ft_metrics_start(const struct ft_addrport *addr, const char *pin_root) __attribute__((weak));
 void ft_metrics_publish(const struct ft_report *r) __attribute__((weak));
 void ft_metrics_stop(void) __attribute__((weak));
 

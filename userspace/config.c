@@ -17,8 +17,8 @@
 #include "log.h"
 
 #define FT_CONFIG_MAX_BYTES (1 << 20)
-#define FT_CONFIG_LINE_MAX 4096
-#define MAX_DURATION (30 * 86400.0)
+#define FT_CONFIG_LINE_MAX  4096
+#define MAX_DURATION	    (30 * 86400.0)
 
 enum cfg_type {
 	CFG_BOOL,
@@ -38,43 +38,43 @@ struct cfg_key {
 	const char *name;
 	enum cfg_type type;
 	size_t off;
-	size_t aux;	      /* CFG_ADDRPORT: offset of the enable flag */
+	size_t aux;		/* CFG_ADDRPORT: offset of the enable flag */
 	unsigned long min, max; /* CFG_UINT / CFG_SIZE / CFG_PERCENT */
 };
 
 #define OFF(f) offsetof(struct ft_run_config, f)
 
 static const struct cfg_key keys[] = {
-	{ "interface", CFG_IFACE, OFF(ifaces) },
-	{ "hook", CFG_HOOK, OFF(hook) },
-	{ "interval", CFG_DURATION, OFF(interval) },
-	{ "syslog", CFG_BOOL, OFF(syslog) },
-	{ "syslog_top", CFG_UINT, OFF(sl.top), 0, 0, 10000 },
-	{ "syslog_facility", CFG_FACILITY, OFF(sl.facility) },
-	{ "syslog_max_lines", CFG_UINT, OFF(sl.max_lines), 0, 1, 1000000 },
-	{ "syslog_ended", CFG_BOOL, OFF(sl.ended) },
-	{ "flow_log", CFG_PATH, OFF(flow_log) },
-	{ "flow_log_max_size", CFG_SIZE, OFF(flow_log_size), 0, 0, 1UL << 40 },
-	{ "flow_log_keep", CFG_UINT, OFF(flow_log_keep), 0, 0, 1000 },
-	{ "ipfix", CFG_ADDRPORT, OFF(ipfix_dst), OFF(ipfix) },
-	{ "ipfix_transport", CFG_TRANSPORT, OFF(ipfix_tcp) },
-	{ "ipfix_domain", CFG_UINT, OFF(ipfix_domain), 0, 0, 0xffffffffUL },
-	{ "ipfix_template_refresh", CFG_DURATION, OFF(ipfix_template_refresh) },
-	{ "metrics", CFG_ADDRPORT, OFF(metrics_addr), OFF(metrics) },
-	{ "containers", CFG_BOOL, OFF(containers) },
-	{ "keep", CFG_BOOL, OFF(keep) },
-	{ "checkpoint", CFG_BOOL, OFF(checkpoint) },
-	{ "flow_table_size", CFG_UINT, OFF(flow_table_size), 0, 1, 1UL << 26 },
-	{ "idle_timeout_tcp", CFG_DURATION, OFF(coll.to.idle_tcp) },
-	{ "idle_timeout_udp", CFG_DURATION, OFF(coll.to.idle_udp) },
-	{ "idle_timeout_icmp", CFG_DURATION, OFF(coll.to.idle_icmp) },
-	{ "idle_timeout_other", CFG_DURATION, OFF(coll.to.idle_other) },
-	{ "tcp_fin_timeout", CFG_DURATION, OFF(coll.to.tcp_fin) },
-	{ "tcp_rst_timeout", CFG_DURATION, OFF(coll.to.tcp_rst) },
-	{ "active_timeout", CFG_DURATION, OFF(coll.to.active) },
-	{ "tcp_handshake_timeout", CFG_DURATION, OFF(coll.tcp_handshake) },
-	{ "table_high_water", CFG_PERCENT, OFF(coll.high_water), 0, 1, 100 },
-	{ "table_low_water", CFG_PERCENT, OFF(coll.low_water), 0, 1, 100 },
+    {"interface", CFG_IFACE, OFF(ifaces)},
+    {"hook", CFG_HOOK, OFF(hook)},
+    {"interval", CFG_DURATION, OFF(interval)},
+    {"syslog", CFG_BOOL, OFF(syslog)},
+    {"syslog_top", CFG_UINT, OFF(sl.top), 0, 0, 10000},
+    {"syslog_facility", CFG_FACILITY, OFF(sl.facility)},
+    {"syslog_max_lines", CFG_UINT, OFF(sl.max_lines), 0, 1, 1000000},
+    {"syslog_ended", CFG_BOOL, OFF(sl.ended)},
+    {"flow_log", CFG_PATH, OFF(flow_log)},
+    {"flow_log_max_size", CFG_SIZE, OFF(flow_log_size), 0, 0, 1UL << 40},
+    {"flow_log_keep", CFG_UINT, OFF(flow_log_keep), 0, 0, 1000},
+    {"ipfix", CFG_ADDRPORT, OFF(ipfix_dst), OFF(ipfix)},
+    {"ipfix_transport", CFG_TRANSPORT, OFF(ipfix_tcp)},
+    {"ipfix_domain", CFG_UINT, OFF(ipfix_domain), 0, 0, 0xffffffffUL},
+    {"ipfix_template_refresh", CFG_DURATION, OFF(ipfix_template_refresh)},
+    {"metrics", CFG_ADDRPORT, OFF(metrics_addr), OFF(metrics)},
+    {"containers", CFG_BOOL, OFF(containers)},
+    {"keep", CFG_BOOL, OFF(keep)},
+    {"checkpoint", CFG_BOOL, OFF(checkpoint)},
+    {"flow_table_size", CFG_UINT, OFF(flow_table_size), 0, 1, 1UL << 26},
+    {"idle_timeout_tcp", CFG_DURATION, OFF(coll.to.idle_tcp)},
+    {"idle_timeout_udp", CFG_DURATION, OFF(coll.to.idle_udp)},
+    {"idle_timeout_icmp", CFG_DURATION, OFF(coll.to.idle_icmp)},
+    {"idle_timeout_other", CFG_DURATION, OFF(coll.to.idle_other)},
+    {"tcp_fin_timeout", CFG_DURATION, OFF(coll.to.tcp_fin)},
+    {"tcp_rst_timeout", CFG_DURATION, OFF(coll.to.tcp_rst)},
+    {"active_timeout", CFG_DURATION, OFF(coll.to.active)},
+    {"tcp_handshake_timeout", CFG_DURATION, OFF(coll.tcp_handshake)},
+    {"table_high_water", CFG_PERCENT, OFF(coll.high_water), 0, 1, 100},
+    {"table_low_water", CFG_PERCENT, OFF(coll.low_water), 0, 1, 100},
 };
 
 void ft_run_config_default(struct ft_run_config *c)
@@ -95,8 +95,8 @@ void ft_run_config_default(struct ft_run_config *c)
 
 static int cfg_bool(const char *v, bool *out)
 {
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
 	size_t i;
 
 	for (i = 0; i < 4; i++) {

@@ -27,33 +27,31 @@
 #if __has_include(<glib.h>) && __has_include(<fixbuf/public.h>)
 #include <fixbuf/public.h>
 
-#define TID_V4 0x3100
-#define TID_V6 0x3101
+#define TID_V4	0x3100
+#define TID_V6	0x3101
 #define SPEC_V4 1
 #define SPEC_V6 2
 
 /* Order of the records below: fixbuf copies fields back to back. */
-static fbInfoElementSpec_t ft_ipfix_spec[] = {
-	{ "flowStartMilliseconds", 8, 0 },
-	{ "flowEndMilliseconds", 8, 0 },
-	{ "octetDeltaCount", 8, 0 },
-	{ "packetDeltaCount", 8, 0 },
-	{ "layer2OctetDeltaCount", 8, 0 },
-	{ "sourceIPv4Address", 4, SPEC_V4 },
-	{ "destinationIPv4Address", 4, SPEC_V4 },
-	{ "sourceIPv6Address", 16, SPEC_V6 },
-	{ "destinationIPv6Address", 16, SPEC_V6 },
-	{ "ingressInterface", 4, 0 },
-	{ "egressInterface", 4, 0 },
-	{ "sourceTransportPort", 2, 0 },
-	{ "destinationTransportPort", 2, 0 },
-	{ "tcpControlBits", 2, 0 },
-	{ "vlanId", 2, 0 },
-	{ "protocolIdentifier", 1, 0 },
-	{ "flowEndReason", 1, 0 },
-	{ "flowDirection", 1, 0 },
-	FB_IESPEC_NULL
-};
+static fbInfoElementSpec_t ft_ipfix_spec[] = {{"flowStartMilliseconds", 8, 0},
+					      {"flowEndMilliseconds", 8, 0},
+					      {"octetDeltaCount", 8, 0},
+					      {"packetDeltaCount", 8, 0},
+					      {"layer2OctetDeltaCount", 8, 0},
+					      {"sourceIPv4Address", 4, SPEC_V4},
+					      {"destinationIPv4Address", 4, SPEC_V4},
+					      {"sourceIPv6Address", 16, SPEC_V6},
+					      {"destinationIPv6Address", 16, SPEC_V6},
+					      {"ingressInterface", 4, 0},
+					      {"egressInterface", 4, 0},
+					      {"sourceTransportPort", 2, 0},
+					      {"destinationTransportPort", 2, 0},
+					      {"tcpControlBits", 2, 0},
+					      {"vlanId", 2, 0},
+					      {"protocolIdentifier", 1, 0},
+					      {"flowEndReason", 1, 0},
+					      {"flowDirection", 1, 0},
+					      FB_IESPEC_NULL};
 
 struct ft_ipfix_head {
 	uint64_t start_ms, end_ms;
@@ -121,7 +119,7 @@ static int ft_ipfix_connect(struct ft_ipfix *x)
 	static const struct {
 		uint16_t tid;
 		uint32_t flags;
-	} tmpls[] = { { TID_V4, SPEC_V4 }, { TID_V6, SPEC_V6 } };
+	} tmpls[] = {{TID_V4, SPEC_V4}, {TID_V6, SPEC_V6}};
 	fbSession_t *s = fbSessionAlloc(x->model);
 	fbExporter_t *e;
 	GError *err = NULL;
@@ -157,8 +155,7 @@ static void ft_ipfix_reset(struct ft_ipfix *x)
 /* fixbuf warns through glib (e.g. a refused UDP send while the collector
  * restarts); flowtap reports export failures itself, once, so glib's
  * messages are shown only with -v. */
-static void ft_glib_log(const gchar *domain, GLogLevelFlags level, const gchar *msg,
-			gpointer data)
+static void ft_glib_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
 {
 	(void)data;
 	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
@@ -243,8 +240,8 @@ static void ft_ipfix_fill(const struct ft_report *r, const struct ft_cflow *f,
 	t->direction = k->dir == FT_DIR_EGRESS ? 1 : 0;
 }
 
-static int ft_ipfix_append(struct ft_ipfix *x, const struct ft_report *r,
-			   const struct ft_cflow *f, GError **err)
+static int ft_ipfix_append(struct ft_ipfix *x, const struct ft_report *r, const struct ft_cflow *f,
+			   GError **err)
 {
 	if (f->f.key.family == FT_FAMILY_IPV6) {
 		struct ft_ipfix_v6 rec;

@@ -83,7 +83,8 @@ static void ft_default_iface(char *name)
 		if (sscanf(line, "%63s %lx %lx %x %u %u %u %lx", ifn, &dst, &gw, &flags, &refcnt,
 			   &use, &metric, &mask) != 8)
 			continue;
-		if (dst || mask || !(flags & RTF_UP) || metric >= best || strlen(ifn) >= IF_NAMESIZE)
+		if (dst || mask || !(flags & RTF_UP) || metric >= best ||
+		    strlen(ifn) >= IF_NAMESIZE)
 			continue;
 		best = metric;
 		strcpy(name, ifn);
@@ -97,8 +98,8 @@ static void ft_default_iface(char *name)
 		unsigned int plen;
 
 		/* dst plen src splen nexthop metric refcnt use flags dev */
-		if (sscanf(line, "%32s %x %*s %*s %*s %*x %*x %*x %x %63s", d6, &plen, &flags, ifn) !=
-		    4)
+		if (sscanf(line, "%32s %x %*s %*s %*s %*x %*x %*x %x %63s", d6, &plen, &flags,
+			   ifn) != 4)
 			continue;
 		if (plen || strspn(d6, "0") != 32 || !(flags & RTF_UP) || (flags & RTF_REJECT) ||
 		    !strcmp(ifn, "lo") || strlen(ifn) >= IF_NAMESIZE)
@@ -195,8 +196,8 @@ static void ft_run_detach_owned(struct run_ctx *rc)
 static int ft_run_attach_one(struct run_ctx *rc, const struct ft_knobs *k,
 			     const struct ft_iface *ifc)
 {
-	static const enum ft_hook hooks[] = { FT_HOOK_AUTO, FT_HOOK_XDP, FT_HOOK_TC };
-	struct ft_attach_opts ao = { .hook = hooks[rc->cfg.hook], .mode = FT_XDP_AUTO };
+	static const enum ft_hook hooks[] = {FT_HOOK_AUTO, FT_HOOK_XDP, FT_HOOK_TC};
+	struct ft_attach_opts ao = {.hook = hooks[rc->cfg.hook], .mode = FT_XDP_AUTO};
 	FILE *saved = stderr, *mem;
 	char *held = NULL;
 	size_t len = 0;
@@ -237,7 +238,7 @@ static int ft_run_attach_one(struct run_ctx *rc, const struct ft_knobs *k,
  */
 static int ft_run_attach(struct run_ctx *rc)
 {
-	struct ft_run_meta prev, mine = { 0 };
+	struct ft_run_meta prev, mine = {0};
 	struct ft_attachment *list = NULL;
 	struct ft_knobs k;
 	size_t n = 0, i;
@@ -310,7 +311,7 @@ static void ft_run_release(struct run_ctx *rc)
 
 static const char *ft_human_size(double v, char *buf, size_t len, const char *unit)
 {
-	static const char *const pre[] = { "", "k", "M", "G", "T" };
+	static const char *const pre[] = {"", "k", "M", "G", "T"};
 	size_t i = 0;
 
 	while (v >= 1000 && i < 4) {
@@ -355,8 +356,7 @@ static void ft_human_report(const struct run_ctx *rc, const struct ft_report *r)
 	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", localtime(&now));
 	printf("--- %s  %.1fs  flows %zu (active %zu, new %zu, ended %zu)  table %zu/%zu%s\n", ts,
 	       r->interval, st->flows, st->active, st->created, st->ended,
-	       st->kernel_entries - st->kernel_deleted, st->capacity,
-	       r->final ? "  final" : "");
+	       st->kernel_entries - st->kernel_deleted, st->capacity, r->final ? "  final" : "");
 	if (r->flow_overflow || r->http_samples_lost)
 		printf("  LOSSES: %llu packets not in the flow table (full), %llu HTTP samples "
 		       "dropped\n",
@@ -386,7 +386,8 @@ static void ft_human_report(const struct run_ctx *rc, const struct ft_report *r)
 			struct ft_cflow *f = r->recs[i];
 			__u64 by = ft_cflow_dbytes(f);
 
-			if (!ft_cflow_dpackets(f) || (n == top && by <= ft_cflow_dbytes(best[n - 1])))
+			if (!ft_cflow_dpackets(f) ||
+			    (n == top && by <= ft_cflow_dbytes(best[n - 1])))
 				continue;
 			j = n < top ? n++ : top - 1;
 			while (j > 0 && ft_cflow_dbytes(best[j - 1]) < by) {
@@ -440,7 +441,8 @@ static void ft_run_loop(struct run_ctx *rc)
 		if (ft_reopen) {
 			ft_reopen = 0;
 			if (rc->flowlog && ft_flowlog_reopen(rc->flowlog))
-				pr_err("run: reopening %s: %s\n", rc->cfg.flow_log, strerror(errno));
+				pr_err("run: reopening %s: %s\n", rc->cfg.flow_log,
+				       strerror(errno));
 		}
 		now = mono_ns();
 		if (now < next) {
@@ -469,7 +471,8 @@ static int ft_run_sinks(struct run_ctx *rc)
 	int err;
 
 	if (c->flow_log[0]) {
-		rc->flowlog = ft_flowlog_open(c->flow_log, c->flow_log_size, c->flow_log_keep, &err);
+		rc->flowlog =
+		    ft_flowlog_open(c->flow_log, c->flow_log_size, c->flow_log_keep, &err);
 		if (!rc->flowlog) {
 			pr_err("run: flow log %s: %s\n", c->flow_log, strerror(-err));
 			return err;
@@ -480,7 +483,8 @@ static int ft_run_sinks(struct run_ctx *rc)
 					  c->ipfix_template_refresh);
 		if (!rc->ipfix) {
 			if (ft_ipfix_available())
-				pr_err("run: cannot set up IPFIX export to %s\n", c->ipfix_dst.text);
+				pr_err("run: cannot set up IPFIX export to %s\n",
+				       c->ipfix_dst.text);
 			return -EINVAL;
 		}
 	}
@@ -524,7 +528,8 @@ static int ft_run_configure(struct ft_run_config *c, const struct run_opts *o)
 		else if (!strcmp(o->hook, "tc"))
 			c->hook = FT_RUN_HOOK_TC;
 		else
-			return pr_err("run: invalid value '%s' for --hook (auto|xdp|tc)\n", o->hook),
+			return pr_err("run: invalid value '%s' for --hook (auto|xdp|tc)\n",
+				      o->hook),
 			       -EINVAL;
 	}
 	if (o->interval > 0)
@@ -535,7 +540,8 @@ static int ft_run_configure(struct ft_run_config *c, const struct run_opts *o)
 	}
 	if (o->syslog_top) {
 		if (ft_parse_uint(o->syslog_top, 10000, &top)) {
-			pr_err("run: invalid value '%s' for --syslog-top (0..10000)\n", o->syslog_top);
+			pr_err("run: invalid value '%s' for --syslog-top (0..10000)\n",
+			       o->syslog_top);
 			return -EINVAL;
 		}
 		c->sl.top = top;
@@ -613,8 +619,8 @@ static bool ft_datapath_pinned(const char *root)
 
 static int run_main(void *p, int argc, char **argv)
 {
-	struct run_ctx rc = { .lock_fd = -1 };
-	struct sigaction sa = { .sa_handler = ft_on_hup };
+	struct run_ctx rc = {.lock_fd = -1};
+	struct sigaction sa = {.sa_handler = ft_on_hup};
 	bool had;
 	int err, ret = 1;
 
@@ -671,44 +677,44 @@ out:
 }
 
 static const struct ft_opt run_opts_table[] = {
-	{ "interface", 'i', FT_OPT_IFACE, offsetof(struct run_opts, ifaces), "IFACE",
-	  "collect on this interface (repeatable; default: the default route's, or lo)" },
-	{ "hook", 0, FT_OPT_STRING, offsetof(struct run_opts, hook), "auto|xdp|tc",
-	  "how to attach (default auto: XDP on NICs, TC on veths)" },
-	{ "interval", 0, FT_OPT_DURATION, offsetof(struct run_opts, interval), "SECONDS",
-	  "report every SECONDS (default 10)" },
-	{ "syslog", 0, FT_OPT_FLAG, offsetof(struct run_opts, syslog), NULL,
-	  "summaries to syslog (ident flowtap)" },
-	{ "syslog-top", 0, FT_OPT_STRING, offsetof(struct run_opts, syslog_top), "N",
-	  "top N flows per interval to syslog (default 10; implies --syslog)" },
-	{ "flow-log", 0, FT_OPT_STRING, offsetof(struct run_opts, flow_log), "FILE",
-	  "JSON lines flow records, rotated by size" },
-	{ "ipfix", 0, FT_OPT_ADDRPORT, offsetof(struct run_opts, ipfix), "HOST:PORT",
-	  "export IPFIX over UDP to this collector" },
-	{ "ipfix-tcp", 0, FT_OPT_FLAG, offsetof(struct run_opts, ipfix_tcp), NULL,
-	  "export IPFIX over TCP instead" },
-	{ "metrics", 0, FT_OPT_ADDRPORT, offsetof(struct run_opts, metrics), "ADDR:PORT",
-	  "serve Prometheus metrics" },
-	{ "containers", 0, FT_OPT_FLAG, offsetof(struct run_opts, containers), NULL,
-	  "follow container veths (not yet available)" },
-	{ "config", 0, FT_OPT_STRING, offsetof(struct run_opts, config), "FILE",
-	  "configuration file (docs/config.md); options override it" },
-	{ "keep", 0, FT_OPT_FLAG, offsetof(struct run_opts, keep), NULL,
-	  "leave the datapath attached at exit" },
-	{ "flow-table-size", 0, FT_OPT_UINT, offsetof(struct run_opts, flows), "N",
-	  "flow table entries when first loaded (default 65536)", NULL, 1UL << 26 },
-	{ "no-checkpoint", 0, FT_OPT_FLAG, offsetof(struct run_opts, no_checkpoint), NULL,
-	  "do not keep restart checkpoints next to the datapath" },
-	FT_OPT_END,
+    {"interface", 'i', FT_OPT_IFACE, offsetof(struct run_opts, ifaces), "IFACE",
+     "collect on this interface (repeatable; default: the default route's, or lo)"},
+    {"hook", 0, FT_OPT_STRING, offsetof(struct run_opts, hook), "auto|xdp|tc",
+     "how to attach (default auto: XDP on NICs, TC on veths)"},
+    {"interval", 0, FT_OPT_DURATION, offsetof(struct run_opts, interval), "SECONDS",
+     "report every SECONDS (default 10)"},
+    {"syslog", 0, FT_OPT_FLAG, offsetof(struct run_opts, syslog), NULL,
+     "summaries to syslog (ident flowtap)"},
+    {"syslog-top", 0, FT_OPT_STRING, offsetof(struct run_opts, syslog_top), "N",
+     "top N flows per interval to syslog (default 10; implies --syslog)"},
+    {"flow-log", 0, FT_OPT_STRING, offsetof(struct run_opts, flow_log), "FILE",
+     "JSON lines flow records, rotated by size"},
+    {"ipfix", 0, FT_OPT_ADDRPORT, offsetof(struct run_opts, ipfix), "HOST:PORT",
+     "export IPFIX over UDP to this collector"},
+    {"ipfix-tcp", 0, FT_OPT_FLAG, offsetof(struct run_opts, ipfix_tcp), NULL,
+     "export IPFIX over TCP instead"},
+    {"metrics", 0, FT_OPT_ADDRPORT, offsetof(struct run_opts, metrics), "ADDR:PORT",
+     "serve Prometheus metrics"},
+    {"containers", 0, FT_OPT_FLAG, offsetof(struct run_opts, containers), NULL,
+     "follow container veths (not yet available)"},
+    {"config", 0, FT_OPT_STRING, offsetof(struct run_opts, config), "FILE",
+     "configuration file (docs/config.md); options override it"},
+    {"keep", 0, FT_OPT_FLAG, offsetof(struct run_opts, keep), NULL,
+     "leave the datapath attached at exit"},
+    {"flow-table-size", 0, FT_OPT_UINT, offsetof(struct run_opts, flows), "N",
+     "flow table entries when first loaded (default 65536)", NULL, 1UL << 26},
+    {"no-checkpoint", 0, FT_OPT_FLAG, offsetof(struct run_opts, no_checkpoint), NULL,
+     "do not keep restart checkpoints next to the datapath"},
+    FT_OPT_END,
 };
 
 static const struct ft_cmd run_cmd = {
-	.name = "run",
-	.summary = "attach, collect flows and report them periodically",
-	.opts = run_opts_table,
-	.cfg_size = sizeof(struct run_opts),
-	.max_args = 0,
-	.run = run_main,
+    .name = "run",
+    .summary = "attach, collect flows and report them periodically",
+    .opts = run_opts_table,
+    .cfg_size = sizeof(struct run_opts),
+    .max_args = 0,
+    .run = run_main,
 };
 
 int ft_cmd_run(int argc, char **argv)

@@ -22,15 +22,15 @@
 /* Every frame lands in exactly one of these: an L3 (or ARP / other L2)
  * class, or a malformed reason found before the L3 header was valid. */
 static const unsigned int pre_l3_reasons[] = {
-	FT_MAL_ETH_TRUNCATED,  FT_MAL_VLAN_TRUNCATED, FT_MAL_VLAN_DEPTH,
-	FT_MAL_ARP_TRUNCATED,  FT_MAL_IP_VERSION,     FT_MAL_IPV4_TRUNCATED,
-	FT_MAL_IPV4_IHL,       FT_MAL_IPV4_TOTAL_LEN, FT_MAL_IPV6_TRUNCATED,
+    FT_MAL_ETH_TRUNCATED, FT_MAL_VLAN_TRUNCATED, FT_MAL_VLAN_DEPTH,
+    FT_MAL_ARP_TRUNCATED, FT_MAL_IP_VERSION,	 FT_MAL_IPV4_TRUNCATED,
+    FT_MAL_IPV4_IHL,	  FT_MAL_IPV4_TOTAL_LEN, FT_MAL_IPV6_TRUNCATED,
 };
 
 void ft_if_total(const struct ft_if_stats *s, struct ft_counter *out)
 {
-	static const unsigned int l3[] = { FT_CLASS_IPV4, FT_CLASS_IPV6, FT_CLASS_ARP,
-					   FT_CLASS_OTHER_L2 };
+	static const unsigned int l3[] = {FT_CLASS_IPV4, FT_CLASS_IPV6, FT_CLASS_ARP,
+					  FT_CLASS_OTHER_L2};
 	size_t i;
 
 	out->packets = out->bytes = 0;
@@ -122,8 +122,8 @@ static void line_flow(struct line *l, const struct ft_cflow *f, bool total)
 static void line_summary(struct line *l, const struct ft_report *r, size_t suppressed)
 {
 	const struct ft_coll_stats *st = r->st;
-	struct ft_if_stats all = { 0 };
-	struct ft_counter tot = { 0 };
+	struct ft_if_stats all = {0};
+	struct ft_counter tot = {0};
 	size_t i, w;
 	unsigned int e;
 
@@ -154,8 +154,8 @@ static void line_summary(struct line *l, const struct ft_report *r, size_t suppr
 		line_add(l, " lines_suppressed=%zu", suppressed);
 }
 
-size_t ft_syslog_lines(const struct ft_syslog_cfg *cfg, const struct ft_report *r,
-		       ft_line_fn emit, void *arg)
+size_t ft_syslog_lines(const struct ft_syslog_cfg *cfg, const struct ft_report *r, ft_line_fn emit,
+		       void *arg)
 {
 	size_t ntop = cfg->top, nend = 0, want, budget, i, sent = 0;
 	struct ft_cflow **top = NULL;
@@ -206,7 +206,7 @@ size_t ft_syslog_lines(const struct ft_syslog_cfg *cfg, const struct ft_report *
 		line_flow(&l, f, true);
 		line_add(&l, " duration=%.3f",
 			 f->f.v.last_ns > f->f.v.first_ns ? (f->f.v.last_ns - f->f.v.first_ns) / 1e9
-							    : 0.0);
+							  : 0.0);
 		emit(LOG_INFO, l.buf, arg);
 		sent++;
 	}
@@ -218,10 +218,9 @@ static const struct {
 	const char *name;
 	int value;
 } facilities[] = {
-	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },	    { "local0", LOG_LOCAL0 },
-	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
-	{ "local7", LOG_LOCAL7 },
+    {"daemon", LOG_DAEMON}, {"user", LOG_USER},	    {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+    {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+    {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
 };
 
 int ft_syslog_facility(const char *name)

@@ -4,55 +4,40 @@
 # from the checkpoint without loss or double counting, adopts what its
 # predecessor attached and detaches it at SIGTERM. Interfaces attached
 # before a run (or left with --keep) are never detached by it.
-set -u
-cd "$(dirname "$0")/../.."
-FT=${FLOWTAP:-$PWD/flowtap}
-N=run_restart
-T=$(mktemp -d /tmp/ftt-run.XXXXXX)
-A=ftr$$a B=ftr$$b
-PIDS=()
+. "$(dirname "$0")/../lib.sh"
+FT=${FLOWTAP:-$FT_BIN}
+T=$FT_TMP
+A=ftr-$$-a B=ftr-$$-b
+BPF=$T/bpf-$A # namespace A's bpffs (ft_netns_add mounts it)
 
-pass() { echo "PASS $N/$1"; }
-fail() { echo "FAIL $N/$1: $2"; }
-skip() { echo "SKIP $N/$1: $2"; }
-expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
+pass() { ft_pass "$@"; }
+fail() { ft_fail "$@"; }
+skip() { ft_skip "$@"; }
+expect() { ft_expect "$@"; }
 
-cleanup() {
-	local p
-	for p in "${PIDS[@]}" $(cat $T/*.pid 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf \
-		$FT detach --all >/dev/null 2>&1
-	ip netns del $A 2>/dev/null
-	ip netns del $B 2>/dev/null
-	umount $T/bpf 2>/dev/null
-	if [ -n "${FT_KEEP_TMP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-
-[ "$(id -u)" = 0 ] || { skip all "needs root"; exit 0; }
+ft_require_root
+ft_require_cmd jq python3 unshare
 if $FT run --help 2>&1 | grep -q "not available"; then
-	skip all "this flowtap has no run command (link with -Wl,-u,ft_cmd_run)"
-	exit 0
+	ft_skip_all "this flowtap has no run command"
 fi
 
-# Namespaces with only 198.18.0.0/15 and fd00::/8, no default route; a
-# private bpffs for the pins.
+# Namespaces with only 198.18.0.0/15 and fd00::/8, no default route, each
+# with its own bpffs; the veth ends are a0 (in A) and b0 (in B).
 setup() {
-	ip netns add $A && ip netns add $B || return 1
+	ft_netns_add $A && ft_netns_add $B || return 1
+	ft_on_exit "ft detach --all"
 	ip link add a0 netns $A type veth peer name b0 netns $B || return 1
 	ip -n $A addr add 198.18.0.1/24 dev a0 && ip -n $B addr add 198.18.0.2/24 dev b0
 	ip -n $A addr add fd00::1/64 dev a0 nodad && ip -n $B addr add fd00::2/64 dev b0 nodad
-	ip -n $A link set lo up && ip -n $B link set lo up
 	ip -n $A link set a0 up && ip -n $B link set b0 up
-	mkdir -p $T/bpf && mount -t bpf bpf $T/bpf
 }
 
-ft() { ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf $FT "$@"; }
+ft() { ip netns exec $A env FLOWTAP_PIN_ROOT=$BPF/flowtap LIBXDP_BPFFS=$BPF $FT "$@"; }
 
 # start_run TAG ARGS...: `flowtap run ARGS` in namespace A, in a private
 # mount namespace with a tmpfs /dev holding the usual nodes and, when the
-# test has a syslog listener, /dev/log bound to it. The pid is in $T/TAG.pid.
+# test has a syslog listener, /dev/log bound to it (the host's /dev is never
+# touched). The pid is in $T/TAG.pid once it is attached.
 start_run() {
 	local tag=$1
 	shift
@@ -65,9 +50,9 @@ start_run() {
 		done
 		[ -S $T/devlog ] && touch /dev/log && mount --bind $T/devlog /dev/log
 		echo $$ > $T/$tag.pid
-		exec "$@"' sh $T $tag env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf \
+		exec "$@"' sh $T $tag env FLOWTAP_PIN_ROOT=$BPF/flowtap LIBXDP_BPFFS=$BPF \
 		$FT run "$@" >$T/$tag.out 2>$T/$tag.err &
-	PIDS+=($!)
+	FT_PIDS+=($!)
 	for _ in $(seq 50); do
 		[ -s $T/$tag.pid ] && ft status --json 2>/dev/null | jq -e 'length > 0' >/dev/null &&
 			return 0
@@ -76,7 +61,7 @@ start_run() {
 	return 1
 }
 
-# stop_run TAG [SIGNAL]: signal the daemon, wait for it; prints its exit code.
+# stop_run TAG [SIGNAL]: signal the daemon and wait until it is gone.
 stop_run() {
 	local pid
 	pid=$(cat $T/$1.pid)
@@ -85,7 +70,7 @@ stop_run() {
 		kill -0 $pid 2>/dev/null || break
 		sleep 0.1
 	done
-	wait $pid 2>/dev/null # not our child (ip netns exec is): the code is in the pipe below
+	wait $pid 2>/dev/null
 	rm -f $T/$1.pid
 }
 
@@ -113,7 +98,7 @@ out = open(sys.argv[2], "a", buffering=1)
 while True:
     out.write(s.recv(65536).decode(errors="replace").rstrip("\n") + "\n")
 ' $T/devlog $T/syslog.txt &
-	PIDS+=($!)
+	FT_PIDS+=($!)
 	for _ in $(seq 30); do [ -S $T/devlog ] && return 0; sleep 0.1; done
 	return 1
 }
@@ -122,7 +107,6 @@ while True:
 slsum() {
 	grep -E "$1" $T/syslog.txt | grep -oE " $2=[0-9]+" | cut -d= -f2 | awk '{s+=$1} END {print s+0}'
 }
-
 
 setup || { fail setup "cannot create namespaces"; exit 1; }
 ip netns exec $A ping -c1 -W2 198.18.0.2 >/dev/null
@@ -157,7 +141,7 @@ stop_run d2
 expect restart_end_record "$(jq -sc "[.[] | select($sel and .end_reason != null) | [.end_reason, .packets]]" $F)" '[["forced",180]]'
 # The restarted run adopted what its dead predecessor attached.
 expect restart_detached "$(ft status --json | jq length)" 0
-expect restart_unpinned "$(ls $T/bpf | grep -c flowtap)" 0
+expect restart_unpinned "$(ls $BPF | grep -c flowtap)" 0
 
 # --- attached before the run: used, never detached; a later run goes on
 # from the checkpoint (the forced end at shutdown is not counted again) ---
@@ -177,7 +161,7 @@ stop_run d4
 expect checkpoint_after_clean_stop "$(jsum $F3 "$sel" packets_delta)" 5
 expect still_kept "$(ft status --json | jq length)" 1
 ft detach --all
-expect detach_all_cleans "$(ft status --json | jq length)/$(ls $T/bpf | grep -c flowtap)" 0/0
+expect detach_all_cleans "$(ft status --json | jq length)/$(ls $BPF | grep -c flowtap)" 0/0
 
 # --- --keep leaves the datapath; a later run does not take it over ---
 start_run d5 -i a0 --interval 1 --keep || fail keep_start "$(cat $T/d5.err)"
@@ -190,3 +174,4 @@ stop_run d6
 expect keep_not_taken_over "$(ft status --json | jq length)" 1
 ft detach --all
 cat $T/d*.err | grep -v '^$' | head -3 | grep . && fail stderr_clean "see above" || pass stderr_clean
+ft_done

@@ -4,55 +4,40 @@
 # tcp_fin_timeout, one answered by a RST after tcp_rst_timeout; a flow that
 # never idles closes records at the active timeout and goes on; SIGTERM
 # ends the rest "forced"; every flow ends once and its deltas add up.
-set -u
-cd "$(dirname "$0")/../.."
-FT=${FLOWTAP:-$PWD/flowtap}
-N=run_tcp
-T=$(mktemp -d /tmp/ftt-run.XXXXXX)
-A=ftr$$a B=ftr$$b
-PIDS=()
+. "$(dirname "$0")/../lib.sh"
+FT=${FLOWTAP:-$FT_BIN}
+T=$FT_TMP
+A=ftr-$$-a B=ftr-$$-b
+BPF=$T/bpf-$A # namespace A's bpffs (ft_netns_add mounts it)
 
-pass() { echo "PASS $N/$1"; }
-fail() { echo "FAIL $N/$1: $2"; }
-skip() { echo "SKIP $N/$1: $2"; }
-expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
+pass() { ft_pass "$@"; }
+fail() { ft_fail "$@"; }
+skip() { ft_skip "$@"; }
+expect() { ft_expect "$@"; }
 
-cleanup() {
-	local p
-	for p in "${PIDS[@]}" $(cat $T/*.pid 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf \
-		$FT detach --all >/dev/null 2>&1
-	ip netns del $A 2>/dev/null
-	ip netns del $B 2>/dev/null
-	umount $T/bpf 2>/dev/null
-	if [ -n "${FT_KEEP_TMP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-
-[ "$(id -u)" = 0 ] || { skip all "needs root"; exit 0; }
+ft_require_root
+ft_require_cmd jq python3 unshare
 if $FT run --help 2>&1 | grep -q "not available"; then
-	skip all "this flowtap has no run command (link with -Wl,-u,ft_cmd_run)"
-	exit 0
+	ft_skip_all "this flowtap has no run command"
 fi
 
-# Namespaces with only 198.18.0.0/15 and fd00::/8, no default route; a
-# private bpffs for the pins.
+# Namespaces with only 198.18.0.0/15 and fd00::/8, no default route, each
+# with its own bpffs; the veth ends are a0 (in A) and b0 (in B).
 setup() {
-	ip netns add $A && ip netns add $B || return 1
+	ft_netns_add $A && ft_netns_add $B || return 1
+	ft_on_exit "ft detach --all"
 	ip link add a0 netns $A type veth peer name b0 netns $B || return 1
 	ip -n $A addr add 198.18.0.1/24 dev a0 && ip -n $B addr add 198.18.0.2/24 dev b0
 	ip -n $A addr add fd00::1/64 dev a0 nodad && ip -n $B addr add fd00::2/64 dev b0 nodad
-	ip -n $A link set lo up && ip -n $B link set lo up
 	ip -n $A link set a0 up && ip -n $B link set b0 up
-	mkdir -p $T/bpf && mount -t bpf bpf $T/bpf
 }
 
-ft() { ip netns exec $A env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf $FT "$@"; }
+ft() { ip netns exec $A env FLOWTAP_PIN_ROOT=$BPF/flowtap LIBXDP_BPFFS=$BPF $FT "$@"; }
 
 # start_run TAG ARGS...: `flowtap run ARGS` in namespace A, in a private
 # mount namespace with a tmpfs /dev holding the usual nodes and, when the
-# test has a syslog listener, /dev/log bound to it. The pid is in $T/TAG.pid.
+# test has a syslog listener, /dev/log bound to it (the host's /dev is never
+# touched). The pid is in $T/TAG.pid once it is attached.
 start_run() {
 	local tag=$1
 	shift
@@ -65,9 +50,9 @@ start_run() {
 		done
 		[ -S $T/devlog ] && touch /dev/log && mount --bind $T/devlog /dev/log
 		echo $$ > $T/$tag.pid
-		exec "$@"' sh $T $tag env FLOWTAP_PIN_ROOT=$T/bpf/flowtap LIBXDP_BPFFS=$T/bpf \
+		exec "$@"' sh $T $tag env FLOWTAP_PIN_ROOT=$BPF/flowtap LIBXDP_BPFFS=$BPF \
 		$FT run "$@" >$T/$tag.out 2>$T/$tag.err &
-	PIDS+=($!)
+	FT_PIDS+=($!)
 	for _ in $(seq 50); do
 		[ -s $T/$tag.pid ] && ft status --json 2>/dev/null | jq -e 'length > 0' >/dev/null &&
 			return 0
@@ -76,7 +61,7 @@ start_run() {
 	return 1
 }
 
-# stop_run TAG [SIGNAL]: signal the daemon, wait for it; prints its exit code.
+# stop_run TAG [SIGNAL]: signal the daemon and wait until it is gone.
 stop_run() {
 	local pid
 	pid=$(cat $T/$1.pid)
@@ -85,7 +70,7 @@ stop_run() {
 		kill -0 $pid 2>/dev/null || break
 		sleep 0.1
 	done
-	wait $pid 2>/dev/null # not our child (ip netns exec is): the code is in the pipe below
+	wait $pid 2>/dev/null
 	rm -f $T/$1.pid
 }
 
@@ -113,7 +98,7 @@ out = open(sys.argv[2], "a", buffering=1)
 while True:
     out.write(s.recv(65536).decode(errors="replace").rstrip("\n") + "\n")
 ' $T/devlog $T/syslog.txt &
-	PIDS+=($!)
+	FT_PIDS+=($!)
 	for _ in $(seq 30); do [ -S $T/devlog ] && return 0; sleep 0.1; done
 	return 1
 }
@@ -122,7 +107,6 @@ while True:
 slsum() {
 	grep -E "$1" $T/syslog.txt | grep -oE " $2=[0-9]+" | cut -d= -f2 | awk '{s+=$1} END {print s+0}'
 }
-
 
 setup || { fail setup "cannot create namespaces"; exit 1; }
 ip netns exec $A ping -c1 -W2 198.18.0.2 >/dev/null
@@ -138,7 +122,7 @@ s.bind(("198.18.0.2", 8080)); s.listen(8)
 while True:
     c, _ = s.accept(); c.recv(100); c.sendall(b"bye\n"); c.close()
 ' &
-PIDS+=($!)
+FT_PIDS+=($!)
 for _ in $(seq 30); do ip netns exec $B ss -ltn | grep -q 198.18.0.2:8080 && break; sleep 0.1; done
 start_run d1 -i a0 --config $T/run.conf --flow-log $F || { fail start "$(cat $T/d1.err)"; exit 1; }
 
@@ -180,3 +164,4 @@ expect active_exact "$(jsum $F "$act" packets_delta)" 10
 expect one_end_per_flow "$(jq -sc 'group_by([.direction, .proto, .src, .dst, .sport, .dport, .type, .code]) | map([.[] | select(.end_reason != null and .end_reason != "active")] | length) | unique' $F)" '[1]'
 expect deltas_add_up "$(jq -sc 'group_by([.direction, .proto, .src, .dst, .sport, .dport, .type, .code]) | map(([.[] | .packets_delta] | add) == (.[-1].packets)) | unique' $F)" '[true]'
 [ -s $T/d1.err ] && fail stderr_clean "$(head -3 $T/d1.err)" || pass stderr_clean
+ft_done

@@ -30,8 +30,8 @@
 #include "datapath.h"
 #include "state.h"
 
-#define S 1000000000ULL /* one second in ns */
-#define T0 (1000 * S)	/* the fake clock starts here */
+#define S  1000000000ULL /* one second in ns */
+#define T0 (1000 * S)	 /* the fake clock starts here */
 
 /* ---- a fake kernel flow table, and checkpoint slots ---- */
 
@@ -88,8 +88,12 @@ struct fake {
 
 static struct ft_flow_key key(__u8 proto, __u16 sport)
 {
-	struct ft_flow_key k = { .ifindex = 7, .dir = FT_DIR_EGRESS, .family = FT_FAMILY_IPV4,
-				 .proto = proto, .sport = sport, .dport = 53 };
+	struct ft_flow_key k = {.ifindex = 7,
+				.dir = FT_DIR_EGRESS,
+				.family = FT_FAMILY_IPV4,
+				.proto = proto,
+				.sport = sport,
+				.dport = 53};
 
 	k.src[0] = 198, k.src[1] = 18, k.src[3] = 1;
 	k.dst[0] = 198, k.dst[1] = 18, k.dst[3] = 2;
@@ -207,7 +211,7 @@ static struct ft_coll *new_coll(void)
 
 static void fake_ops(struct fake *f)
 {
-	const struct ft_ckpt_ops ops = { ck_put, ck_drop, &f->ck };
+	const struct ft_ckpt_ops ops = {ck_put, ck_drop, &f->ck};
 
 	ft_coll_set_ckpt(f->c, &ops);
 }
@@ -275,17 +279,17 @@ static void test_timeouts(void)
 		__u64 idle_s; /* seconds since the last packet at the check */
 		__u8 reason;  /* expected; 0: alive */
 	} cases[] = {
-		{ "udp_alive", IPPROTO_UDP, 0, 9, FT_END_NONE },
-		{ "udp_idle", IPPROTO_UDP, 0, 10, FT_END_IDLE },
-		{ "tcp_alive", IPPROTO_TCP, 0x10, 99, FT_END_NONE },
-		{ "tcp_idle", IPPROTO_TCP, 0x10, 100, FT_END_IDLE },
-		{ "tcp_fin_alive", IPPROTO_TCP, 0x11, 4, FT_END_NONE },
-		{ "tcp_fin_end", IPPROTO_TCP, 0x11, 5, FT_END_EOF },
-		{ "tcp_rst_end", IPPROTO_TCP, 0x14, 2, FT_END_EOF },
-		{ "tcp_rst_alive", IPPROTO_TCP, 0x14, 1, FT_END_NONE },
-		{ "icmp_idle", IPPROTO_ICMP, 0, 300, FT_END_IDLE },
-		{ "icmp_alive", IPPROTO_ICMP, 0, 299, FT_END_NONE },
-		{ "gre_idle", 47, 0, 300, FT_END_IDLE },
+	    {"udp_alive", IPPROTO_UDP, 0, 9, FT_END_NONE},
+	    {"udp_idle", IPPROTO_UDP, 0, 10, FT_END_IDLE},
+	    {"tcp_alive", IPPROTO_TCP, 0x10, 99, FT_END_NONE},
+	    {"tcp_idle", IPPROTO_TCP, 0x10, 100, FT_END_IDLE},
+	    {"tcp_fin_alive", IPPROTO_TCP, 0x11, 4, FT_END_NONE},
+	    {"tcp_fin_end", IPPROTO_TCP, 0x11, 5, FT_END_EOF},
+	    {"tcp_rst_end", IPPROTO_TCP, 0x14, 2, FT_END_EOF},
+	    {"tcp_rst_alive", IPPROTO_TCP, 0x14, 1, FT_END_NONE},
+	    {"icmp_idle", IPPROTO_ICMP, 0, 300, FT_END_IDLE},
+	    {"icmp_alive", IPPROTO_ICMP, 0, 299, FT_END_NONE},
+	    {"gre_idle", 47, 0, 300, FT_END_IDLE},
 	};
 	size_t i;
 
@@ -578,8 +582,8 @@ static void test_restore(void)
 	if (!ASSERT_OK_PTR(f.c, "restart"))
 		goto out;
 	for (i = 0; i < 1024; i++)
-		if (f.ck.used[i] && !ASSERT_OK(ft_coll_restore(f.c, i, &f.ck.key[i], &f.ck.ck[i]),
-					       "restore"))
+		if (f.ck.used[i] &&
+		    !ASSERT_OK(ft_coll_restore(f.c, i, &f.ck.key[i], &f.ck.ck[i]), "restore"))
 			goto out;
 	fake_ops(&f);
 	kadd(&f, &a, 3, 300, T0 + 2 * S, 0);
@@ -627,7 +631,7 @@ static void test_index_churn(void)
 		ft_coll_begin(c, now);
 		for (i = 0; i < N; i++) {
 			struct ft_flow_key k = key(IPPROTO_UDP, 0);
-			struct ft_flow_val v = { .packets = round + 1, .bytes = 1, .first_ns = T0 };
+			struct ft_flow_val v = {.packets = round + 1, .bytes = 1, .first_ns = T0};
 			unsigned int id = (i * 7919 + round * (N / 2)) % (N * 2);
 
 			memcpy(k.src + 4, &id, sizeof(id));
@@ -693,10 +697,10 @@ static void fake_report(struct fake *f, struct ft_report *rep, struct ft_if_delt
 static void test_syslog_lines(void)
 {
 	struct ft_cflow *const *r;
-	struct ft_if_delta ifd = { .ifindex = 1, .dir = FT_DIR_EGRESS };
-	struct ft_syslog_cfg cfg = { .facility = LOG_DAEMON, .top = 2, .max_lines = 100 };
+	struct ft_if_delta ifd = {.ifindex = 1, .dir = FT_DIR_EGRESS};
+	struct ft_syslog_cfg cfg = {.facility = LOG_DAEMON, .top = 2, .max_lines = 100};
 	struct ft_report rep;
-	struct lines ls = { 0 };
+	struct lines ls = {0};
 	struct fake f;
 	size_t n;
 	__u16 p;
@@ -710,8 +714,8 @@ static void test_syslog_lines(void)
 
 		kadd(&f, &k, 10 * (p + 1), 1000 * (p + 1), T0, 0);
 	}
-	ifd.d.cls[FT_CLASS_IPV4] = (struct ft_counter){ 60, 6000 };
-	ifd.d.cls[FT_CLASS_UDP] = (struct ft_counter){ 60, 6000 };
+	ifd.d.cls[FT_CLASS_IPV4] = (struct ft_counter){60, 6000};
+	ifd.d.cls[FT_CLASS_UDP] = (struct ft_counter){60, 6000};
 	n = cycle(&f, T0 + S, false, &r);
 	fake_report(&f, &rep, &ifd, r, n, T0 + S);
 	ft_syslog_lines(&cfg, &rep, collect_line, &ls);
@@ -870,32 +874,32 @@ static void test_config(void)
 	static const struct {
 		const char *name, *text, *err; /* err: NULL if valid, else a substring */
 	} cases[] = {
-		{ "empty", "", NULL },
-		{ "comments", "# c\n\n   # indented\ninterval = 5s\n", NULL },
-		{ "all_keys",
-		  "interface = lo\nhook = tc\ninterval = 2.5\nsyslog = yes\nsyslog_top = 3\n"
-		  "syslog_facility = local3\nsyslog_max_lines = 50\nsyslog_ended = on\n"
-		  "flow_log = /tmp/x.jsonl\nflow_log_max_size = 10M\nflow_log_keep = 3\n"
-		  "ipfix = 127.0.0.1:4739\nipfix_transport = tcp\nipfix_domain = 7\n"
-		  "ipfix_template_refresh = 30s\nmetrics = [::1]:9477\ncontainers = no\n"
-		  "keep = true\ncheckpoint = off\nflow_table_size = 1000\n"
-		  "idle_timeout_tcp = 1h\nidle_timeout_udp = 2m\nidle_timeout_icmp = 30\n"
-		  "idle_timeout_other = 60\ntcp_fin_timeout = 10\ntcp_rst_timeout = 5\n"
-		  "active_timeout = 30m\ntable_high_water = 95\ntable_low_water = 85\n",
-		  NULL },
-		{ "crlf", "interval = 5\r\n", NULL },
-		{ "unknown", "intervall = 5\n", "cfg:1: unknown key 'intervall'" },
-		{ "no_equals", "interval\n", "cfg:1: expected 'key = value'" },
-		{ "bad_duration", "\nactive_timeout = forever\n", "cfg:2: active_timeout: 'forever'" },
-		{ "zero_duration", "idle_timeout_udp = 0\n", "not a duration" },
-		{ "negative", "syslog_top = -1\n", "invalid value '-1' for syslog_top" },
-		{ "too_big", "flow_log_keep = 1001\n", "(0..1000)" },
-		{ "bad_bool", "keep = maybe\n", "invalid value 'maybe' for keep" },
-		{ "bad_iface", "interface = nosuch0\n", "no such interface 'nosuch0'" },
-		{ "bad_addr", "ipfix = host\n", "invalid value 'host' for ipfix" },
-		{ "bad_facility", "syslog_facility = kern\n", "for syslog_facility" },
-		{ "water", "table_high_water = 50\ntable_low_water = 60\n", "above table_high_water" },
-		{ "nul", "interval = 5\0x\n", "NUL byte" },
+	    {"empty", "", NULL},
+	    {"comments", "# c\n\n   # indented\ninterval = 5s\n", NULL},
+	    {"all_keys",
+	     "interface = lo\nhook = tc\ninterval = 2.5\nsyslog = yes\nsyslog_top = 3\n"
+	     "syslog_facility = local3\nsyslog_max_lines = 50\nsyslog_ended = on\n"
+	     "flow_log = /tmp/x.jsonl\nflow_log_max_size = 10M\nflow_log_keep = 3\n"
+	     "ipfix = 127.0.0.1:4739\nipfix_transport = tcp\nipfix_domain = 7\n"
+	     "ipfix_template_refresh = 30s\nmetrics = [::1]:9477\ncontainers = no\n"
+	     "keep = true\ncheckpoint = off\nflow_table_size = 1000\n"
+	     "idle_timeout_tcp = 1h\nidle_timeout_udp = 2m\nidle_timeout_icmp = 30\n"
+	     "idle_timeout_other = 60\ntcp_fin_timeout = 10\ntcp_rst_timeout = 5\n"
+	     "active_timeout = 30m\ntable_high_water = 95\ntable_low_water = 85\n",
+	     NULL},
+	    {"crlf", "interval = 5\r\n", NULL},
+	    {"unknown", "intervall = 5\n", "cfg:1: unknown key 'intervall'"},
+	    {"no_equals", "interval\n", "cfg:1: expected 'key = value'"},
+	    {"bad_duration", "\nactive_timeout = forever\n", "cfg:2: active_timeout: 'forever'"},
+	    {"zero_duration", "idle_timeout_udp = 0\n", "not a duration"},
+	    {"negative", "syslog_top = -1\n", "invalid value '-1' for syslog_top"},
+	    {"too_big", "flow_log_keep = 1001\n", "(0..1000)"},
+	    {"bad_bool", "keep = maybe\n", "invalid value 'maybe' for keep"},
+	    {"bad_iface", "interface = nosuch0\n", "no such interface 'nosuch0'"},
+	    {"bad_addr", "ipfix = host\n", "invalid value 'host' for ipfix"},
+	    {"bad_facility", "syslog_facility = kern\n", "for syslog_facility"},
+	    {"water", "table_high_water = 50\ntable_low_water = 60\n", "above table_high_water"},
+	    {"nul", "interval = 5\0x\n", "NUL byte"},
 	};
 	size_t i;
 
@@ -1016,7 +1020,7 @@ static __u64 mono(void)
 static void test_bpf_drain(void)
 {
 	struct ft_coll_cfg cfg;
-	struct ft_collector c = { .core = NULL };
+	struct ft_collector c = {.core = NULL};
 	struct ft_flow_key k1 = key(IPPROTO_UDP, 100), k2 = key(IPPROTO_UDP, 101);
 	int ncpu = ft_ncpus(), fd = -1;
 	__u64 want = (__u64)ncpu * (ncpu + 1) / 2, pk, t1;
@@ -1098,9 +1102,11 @@ static int bench_fill(int fd, unsigned long n, __u64 packets, __u64 first, __u64
 			keys[cnt] = key(IPPROTO_UDP, j & 0xffff);
 			memcpy(keys[cnt].src + 4, &j, sizeof(__u32));
 			for (m = 0; m < (__u32)ncpu; m++)
-				vals[(size_t)cnt * ncpu + m] = (struct ft_flow_val){
-					.packets = packets, .bytes = 100 * packets,
-					.first_ns = first, .last_ns = last };
+				vals[(size_t)cnt * ncpu + m] =
+				    (struct ft_flow_val){.packets = packets,
+							 .bytes = 100 * packets,
+							 .first_ns = first,
+							 .last_ns = last};
 		}
 		if (bpf_map_update_batch(fd, keys, vals, &cnt, NULL))
 			err = -errno;
@@ -1132,11 +1138,11 @@ static int bench(int argc, char **argv)
 		fprintf(stderr, "bench: needs root and a bpffs at /sys/fs/bpf\n");
 		return 1;
 	}
-	printf("%10s %10s %10s %10s %10s %10s %10s\n", "flows", "drain_ms", "drain_cpu",
-	       "sinks_ms", "commit_ms", "cycle_cpu", "rss_MiB");
+	printf("%10s %10s %10s %10s %10s %10s %10s\n", "flows", "drain_ms", "drain_cpu", "sinks_ms",
+	       "commit_ms", "cycle_cpu", "rss_MiB");
 	for (i = 0; i < argc; i++) {
 		unsigned long n = strtoul(argv[i], NULL, 0);
-		struct ft_syslog_cfg sl = { .top = 10, .max_lines = 100 };
+		struct ft_syslog_cfg sl = {.top = 10, .max_lines = 100};
 		struct ft_coll_cfg cfg;
 		struct ft_collector c;
 		struct lines ls;
