@@ -946,30 +946,42 @@ static void mx_lifecycle(struct ft_metrics *m, struct mx_ident *id, bool gone, d
 	id->dead = id->hidden && !id->seen;
 }
 
-/* Label sets get series of their own in the order of their keys while
- * there is room; the rest fold into "other" until room is made by label
- * sets that go. An exported label set is never folded. */
-static void mx_admit(struct ft_metrics *m)
+/* Attached interfaces of our namespace come first; then devices known only
+ * from kernel drops (other namespaces, unattached devices). */
+static bool mx_first_class(const struct mx_ident *id, __u32 self)
 {
-	size_t i, exported = 0;
+	return id->netns == self && (id->has_if[FT_DIR_INGRESS] || id->has_if[FT_DIR_EGRESS]);
+}
+
+/*
+ * Label sets get series of their own while there is room, first class
+ * first, each class in the order of its keys; the rest fold into "other"
+ * until label sets that go make room. An exported label set is never
+ * folded.
+ */
+static void mx_admit(struct ft_metrics *m, __u32 self)
+{
+	size_t i, pass, exported = 0;
 
 	for (i = 0; i < m->nids; i++)
 		exported += !m->ids[i].hidden && m->ids[i].slot == MX_SLOT_EXPORTED;
-	for (i = 0; i < m->nids; i++) {
-		struct mx_ident *id = &m->ids[i];
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < m->nids; i++) {
+			struct mx_ident *id = &m->ids[i];
 
-		if (id->hidden || id->slot == MX_SLOT_EXPORTED)
-			continue;
-		if (exported < m->cfg.max_ifaces) {
-			if (id->slot == MX_SLOT_FOLDED)
-				mx_unfold(m, id);
-			id->slot = MX_SLOT_EXPORTED;
-			exported++;
-		} else if (id->slot == MX_SLOT_NEW) {
-			id->slot = MX_SLOT_FOLDED;
-			m->folded_total++;
+			if (id->hidden || id->slot == MX_SLOT_EXPORTED ||
+			    mx_first_class(id, self) != !pass)
+				continue;
+			if (exported < m->cfg.max_ifaces) {
+				if (id->slot == MX_SLOT_FOLDED)
+					mx_unfold(m, id);
+				id->slot = MX_SLOT_EXPORTED;
+				exported++;
+			} else if (id->slot == MX_SLOT_NEW) {
+				id->slot = MX_SLOT_FOLDED;
+				m->folded_total++;
+			}
 		}
-	}
 }
 
 static void mx_compact(struct ft_metrics *m)
@@ -1010,7 +1022,7 @@ static int mx_update(struct ft_metrics *m, const struct ft_metrics_input *in,
 		mx_lifecycle(m, id, gone, now);
 	}
 	mx_compact(m);
-	mx_admit(m);
+	mx_admit(m, in->self_netns);
 	return 0;
 }
 

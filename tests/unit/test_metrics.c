@@ -361,6 +361,39 @@ out:
 	test_end();
 }
 
+static void test_cap_priority(void)
+{
+	struct ft_if_totals t = iface(2, 3);
+	struct ft_drop_total d[2] = {
+	    {.key = {.ifindex = 0, .netns = 9, .reason = 2}, .c = {4, 400}},
+	    {.key = {.ifindex = 7, .netns = 1234, .reason = 2}, .c = {5, 500}},
+	};
+	struct ft_metrics *m = new_exporter(1, 0);
+	struct ft_metrics_input in = input(&t, 1);
+	char *out = NULL, line[256], reason[48];
+
+	if (!test_start("metrics/cap_priority"))
+		goto out;
+	/* Devices known only from drops sort first but come second. */
+	in.drops = d;
+	in.ndrops = 2;
+	out = render(m, &in, 100, FT_METRICS_TEXT);
+	if (!out)
+		goto out;
+	ft_drop_reason_name(2, reason, sizeof(reason));
+	ASSERT_LINE(
+	    out, "flowtap_packets_total{interface=\"eth0\",direction=\"ingress\",class=\"udp\"} 3");
+	snprintf(line, sizeof(line),
+		 "flowtap_kernel_drops_total{interface=\"other\",reason=\"%s\"} 9", reason);
+	ASSERT_LINE(out, line);
+	ASSERT_NO(out, "interface=\"none\"");
+	ASSERT_LINE(out, "flowtap_metrics_interfaces_folded_total 2");
+out:
+	free(out);
+	ft_metrics_free(m);
+	test_end();
+}
+
 static void labels(struct ft_metrics_labels *l, const char *name, __u64 netns)
 {
 	memset(l, 0, sizeof(*l));
@@ -526,6 +559,7 @@ int main(int argc, char **argv)
 	test_openmetrics();
 	test_histogram();
 	test_cap();
+	test_cap_priority();
 	test_containers();
 	test_collector();
 	test_no_datapath();
