@@ -346,9 +346,9 @@ static int nsb_pass(struct nsb *b, const struct nsb_prog *p, const struct nsb_se
 static void nsb_emit(const struct nsb *b, __u32 flows, unsigned long rep, const char *prog,
 		     const char *shape, double ns)
 {
-	printf("{\"bench\":\"nsbench\",\"flows\":%u,\"rep\":%lu,\"prog\":\"%s\",\"shape\":\"%s\","
-	       "\"repeat\":%lu,\"runs\":%lu,\"ns\":%.2f}\n",
-	       flows, rep, prog, shape, b->cfg->repeat, b->cfg->runs, ns);
+	printf("{\"bench\":\"nsbench\",\"flows\":%u,\"table\":%lu,\"rep\":%lu,\"prog\":\"%s\","
+	       "\"shape\":\"%s\",\"repeat\":%lu,\"runs\":%lu,\"ns\":%.2f}\n",
+	       flows, b->cfg->table, rep, prog, shape, b->cfg->repeat, b->cfg->runs, ns);
 }
 
 /*
