@@ -2003,6 +2003,12 @@ void ft_metrics_publish(const struct ft_report *r)
 			ft_metrics_set_flows_ended(mx_global, ft_end_reason_name(i),
 						   st->ended_total[i]);
 	ft_metrics_observe_drain(mx_global, st->drain_ns / 1e9);
+	pthread_mutex_lock(&mx_global->lock);
+	mx_global->coll.timeouts_set = true; /* this collector expires handshakes */
+	pthread_mutex_unlock(&mx_global->lock);
+	for (i = 0; i < r->nhs_timeouts; i++)
+		ft_metrics_add_tcp_timeouts(mx_global, r->hs_timeouts[i].ifindex,
+					    r->hs_timeouts[i].dir, r->hs_timeouts[i].n);
 	ft_metrics_refresh_labels(mx_global);
 }
 
