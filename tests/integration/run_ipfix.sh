@@ -109,7 +109,7 @@ slsum() {
 }
 
 setup || { fail setup "cannot create namespaces"; exit 1; }
-command -v nfcapd >/dev/null && command -v nfdump >/dev/null || { skip all "nfdump not installed"; exit 0; }
+ft_require_cmd nfcapd nfdump ss
 ip netns exec $A ping -c1 -W2 198.18.0.2 >/dev/null
 ip netns exec $A ping -6 -c1 -W2 fd00::2 >/dev/null
 
@@ -147,8 +147,7 @@ printf '%s\n' 'interval = 1s' 'idle_timeout_udp = 2s' 'ipfix = 127.0.0.1:4739' \
 	'ipfix_template_refresh = 1s' 'ipfix_domain = 42' >$T/run.conf
 start_run d1 -i a0 --config $T/run.conf
 if grep -q "without libfixbuf" $T/d1.err; then
-	skip all "this flowtap was built without libfixbuf"
-	exit 0
+	ft_skip_all "this flowtap was built without libfixbuf"
 fi
 [ -s $T/d1.pid ] || { fail start "$(cat $T/d1.err)"; exit 1; }
 pass start
