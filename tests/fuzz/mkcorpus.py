@@ -238,6 +238,241 @@ def opts_regressions():
     }
 
 
+def config_seeds():
+    full = """# flowtap run configuration
+interface = lo
+hook = tc
+interval = 10s
+syslog = yes
+syslog_top = 5
+syslog_facility = local3
+syslog_max_lines = 50
+syslog_ended = off
+flow_log = /var/log/flowtap/flows.jsonl
+flow_log_max_size = 64MiB
+flow_log_keep = 3
+ipfix = 127.0.0.1:4739
+ipfix_transport = tcp
+ipfix_domain = 7
+ipfix_template_refresh = 1m
+metrics = [::1]:9477
+containers = false
+keep = no
+checkpoint = true
+flow_table_size = 262144
+idle_timeout_tcp = 1h
+idle_timeout_udp = 300
+idle_timeout_icmp = 30s
+idle_timeout_other = 500ms
+tcp_fin_timeout = 5m
+tcp_rst_timeout = 2m
+active_timeout = 30m
+table_high_water = 90
+table_low_water = 80
+"""
+    s = {
+        "full": full,
+        "empty": "",
+        "comments_blanks": "# only\n\n   \t\n#x = y\n",
+        "crlf": "interval = 5\r\nkeep = yes\r\n",
+        "no_final_newline": "interval = 2",
+        "spaces": "   interval\t=\t 3s   \n",
+        "unknown_key": "colour = blue\n",
+        "no_equals": "interval 10\n",
+        "bad_duration": "interval = soon\n",
+        "zero_duration": "active_timeout = 0\n",
+        "huge_duration": "active_timeout = 31d\n",
+        "bad_bool": "keep = maybe\n",
+        "bad_uint": "flow_table_size = -1\n",
+        "over_max": "flow_table_size = 99999999999\n",
+        "bad_size": "flow_log_max_size = 12Q\n",
+        "bad_hook": "hook = ebpf\n",
+        "bad_facility": "syslog_facility = kern\n",
+        "bad_transport": "ipfix_transport = sctp\n",
+        "bad_addr": "metrics = localhost:99999\n",
+        "water_inverted": "table_high_water = 50\ntable_low_water = 60\n",
+        "missing_iface": "interface = ftt-nosuchif\n",
+        "many_ifaces": "interface = lo\n" * 3,
+        "long_line": "flow_log = /" + "a" * 600 + "\n",
+        "nul_byte": "keep = yes\n\x00\n",
+        "equals_in_value": "flow_log = /tmp/a=b\n",
+        "empty_value": "flow_log =\n",
+    }
+    return {k: v.encode() for k, v in s.items()}
+
+
+ID1 = "3f4e7a1b2c3d4e5f60718293a4b5c6d7e8f90123456789abcdef0123456789ab"
+ID2 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+UID = "12345678-90ab-cdef-1234-567890abcdef"
+
+
+def cgroup_seeds():
+    uid_ = UID.replace("-", "_")
+    paths = {
+        "docker_cgroupfs": "/docker/" + ID1,
+        "docker_systemd": "/system.slice/docker-%s.scope" % ID1,
+        "docker_in_docker": "/docker/%s/docker/%s" % (ID2, ID1),
+        "k8s_docker": "/kubepods.slice/kubepods-pod%s.slice/docker-%s.scope" % (uid_, ID1),
+        "k8s_containerd_colon": "/system.slice/containerd.service/kubepods-burstable-pod%s.slice:cri-containerd:%s" % (uid_, ID1),
+        "k8s_cgroupfs": "/kubepods/burstable/pod%s/%s" % (UID, ID1),
+        "crio": "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice/crio-%s.scope" % (uid_, ID1),
+        "crio_conmon": "/kubepods.slice/crio-conmon-%s.scope" % ID1,
+        "podman": "/machine.slice/libpod-%s.scope/container" % ID1,
+        "nerdctl": "/system.slice/nerdctl-%s.scope" % ID1,
+        "lxc_payload": "/lxc.payload.web01",
+        "lxc3": "/lxc/web01",
+        "relative": "/../../kubepods/besteffort/pod%s/%s" % (UID, ID1),
+        "host": "/user.slice/user-1000.slice/session-2.scope",
+        "root": "/",
+        "short_id": "/docker/" + ID1[:40],
+        "upper_id": "/docker/" + ID1.upper(),
+    }
+    out = {}
+    for k, v in paths.items():
+        out["path_" + k] = b"\x01" + v.encode()
+        out["file_v2_" + k] = b"\x00" + ("0::%s\n" % v).encode()
+    out["file_v1"] = b"\x00" + "".join(
+        "%d:%s:/docker/%s\n" % (i, c, ID1)
+        for i, c in enumerate(["cpuset", "cpu,cpuacct", "memory", "name=systemd"], 1)).encode()
+    out["file_hybrid"] = b"\x00" + ("1:name=systemd:/system.slice/docker-%s.scope\n0::/\n" % ID1).encode()
+    out["file_garbage"] = b"\x00no colons here\n:::\n1::\n"
+    out["file_empty"] = b"\x00"
+    return out
+
+
+def runtime_seeds():
+    docker = ('{"ID":"%s","Name":"/web","Config":{"Labels":{'
+              '"io.kubernetes.pod.name":"web-0","io.kubernetes.pod.namespace":"prod",'
+              '"io.kubernetes.pod.uid":"%s","io.kubernetes.container.name":"nginx",'
+              '"io.kubernetes.sandbox.id":"%s","io.kubernetes.docker.type":"container"}}}'
+              % (ID1, UID, ID2))
+    oci_cri = ('{"ociVersion":"1.0.2-dev","annotations":{'
+               '"io.kubernetes.cri.container-type":"container",'
+               '"io.kubernetes.cri.container-name":"app","io.kubernetes.cri.sandbox-name":"web-0",'
+               '"io.kubernetes.cri.sandbox-namespace":"prod","io.kubernetes.cri.sandbox-uid":"%s",'
+               '"io.kubernetes.cri.sandbox-id":"%s"}}' % (UID, ID2))
+    crio_labels = json_str('{"io.kubernetes.pod.name":"db-1","io.kubernetes.container.name":"pg",'
+                           '"io.kubernetes.pod.namespace":"data"}')
+    oci_crio = ('{"annotations":{"io.kubernetes.cri-o.ContainerType":"container",'
+                '"io.kubernetes.cri-o.Name":"k8s_pg_db-1","io.kubernetes.cri-o.SandboxID":"%s",'
+                '"io.kubernetes.cri-o.Labels":%s}}' % (ID2, crio_labels))
+    oci_podman = ('{"ociVersion":"1.0.2-dev","hostname":"3f4e7a1b2c3d","annotations":{'
+                  '"io.container.manager":"libpod","io.podman.annotations.autoremove":"FALSE"}}')
+    oci_nerdctl = '{"annotations":{"nerdctl/name":"db","nerdctl/namespace":"default"}}'
+    storage = ('[{"id":"%s","names":["other"]},{"id":"%s","names":["web"],"image":"x"},'
+               '{"id":"%s","names":[],"metadata":%s}]'
+               % (ID1, ID2, ID1[:63] + "0", json_str('{"name":"from-metadata"}')))
+    s = {
+        "docker": b"\x00\x00" + docker.encode(),
+        "docker_sandbox": b"\x00\x00" + docker.replace('"container"}', '"podsandbox"}').encode(),
+        "docker_not_object": b"\x00\x00[1,2,3]",
+        "docker_odd_chars": b"\x00\x00" + '{"ID":"a b\\u0000c","Name":"/\\u00e9t\\u00e9;rm -rf"}'.encode(),
+        "oci_cri": b"\x01\x00" + oci_cri.encode(),
+        "oci_crio": b"\x01\x00" + oci_crio.encode(),
+        "oci_podman": b"\x01\x00" + oci_podman.encode(),
+        "oci_nerdctl": b"\x01\x00" + oci_nerdctl.encode(),
+        "oci_no_annotations": b"\x01\x00" + b'{"ociVersion":"1.0.2"}',
+        "oci_deep": b"\x01\x00" + b'{"annotations":' + b"[" * 40 + b"]" * 40 + b"}",
+        "storage": b"\x02\x00" + storage.replace(ID1, ID2, 0).encode(),
+        "storage_metadata": b"\x02\x01" + ID1[:63].encode() + b"0" + storage.encode(),
+        "storage_absent": b"\x02\x00" + b'[{"id":"x"}]',
+        "storage_bad_id": b"\x02\x01" + b"Z" * 64 + b"[]",
+        "truncated": b"\x00\x00" + docker[:40].encode(),
+        "trailing_garbage": b"\x00\x00" + docker.encode() + b"}}garbage",
+    }
+    return s
+
+
+def json_str(text):
+    import json
+    return json.dumps(text)
+
+
+def tcpdump_prog(expr):
+    """The classic program tcpdump compiles for expr (tcpdump -ddd), or None."""
+    import shutil
+    import subprocess
+    if not shutil.which("tcpdump"):
+        return None
+    out = subprocess.run(["tcpdump", "-y", "EN10MB", "-ddd", expr], capture_output=True,
+                         text=True)
+    if out.returncode:
+        return None
+    lines = out.stdout.split()
+    n = int(lines[0])
+    return [tuple(int(x) for x in lines[1 + 4 * i:5 + 4 * i]) for i in range(n)]
+
+
+def cbpf_insns_input(prog, pkt, flags=0):
+    body = b"".join(struct.pack("<HBBI", c, jt, jf, k) for c, jt, jf, k in prog)
+    return bytes([flags, 0, len(prog) - 1]) + body + pkt
+
+
+CBPF_EXPRS = [
+    "", "ip", "ip6", "arp", "tcp", "udp port 53", "icmp", "icmp6", "tcp[tcpflags] & tcp-syn != 0",
+    "host 198.18.0.1", "net 198.18.0.0/15", "src port 40000 and dst port 80", "vlan", "vlan 100",
+    "vlan and ip6", "ip[6:2] & 0x1fff != 0", "greater 100", "less 64", "ether broadcast",
+    "ip proto 47", "tcp port 80 and (tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420)",
+    "ip6 and tcp dst port 443", "not ip", "len > 1000 or udp",
+]
+
+
+def cbpf_seeds():
+    frames = {
+        "tcp_http": eth(0x0800, ipv4(6, tcp(GET))),
+        "udp_dns": eth(0x0800, ipv4(17, udp(b"\x12\x34\x01\x00" + b"\x00" * 8))),
+        "ipv6_tcp": eth(0x86DD, ipv6(6, tcp(b"x", dport=443))),
+        "vlan_udp": eth(0x0800, ipv4(17, udp()), vlans=[(0x8100, 100)]),
+        "frag": eth(0x0800, ipv4(17, b"\x00" * 32, frag=185)),
+        "arp": eth(0x0806, struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + MAC[:6] + V4A + bytes(6) + V4B),
+        "short": MAC + b"\x08\x00" + b"\x45",
+    }
+    fl = list(frames.items())
+    out = {}
+    for i, expr in enumerate(CBPF_EXPRS):
+        name, pkt = fl[i % len(fl)]
+        tag = "".join(c if c.isalnum() else "_" for c in expr)[:40] or "empty"
+        flags = [0, 2, 4][i % 3]
+        out["expr_%02d_%s" % (i, tag)] = bytes([1 | flags, 0]) + expr.encode() + b"\x00" + pkt
+        prog = tcpdump_prog(expr)
+        if prog and len(prog) <= 64:
+            out["insns_%02d_%s" % (i, tag)] = cbpf_insns_input(prog, pkt, flags)
+    out["expr_snap96"] = bytes([1, 24]) + b"tcp\x00" + frames["tcp_http"]
+    out["expr_syntax_error"] = bytes([1, 0]) + b"tcp port\x00" + frames["tcp_http"]
+    BPF_LD, BPF_LDX, BPF_ST, BPF_ALU, BPF_JMP, BPF_RET, BPF_MISC = 0, 1, 2, 4, 5, 6, 7
+    W, H, B, IMM, ABS, IND, MEM, LEN, MSH = 0, 8, 0x10, 0, 0x20, 0x40, 0x60, 0x80, 0xa0
+    K, X, A = 0, 8, 0x10
+    ADD, SUB, MUL, DIV, OR, AND, LSH, RSH, NEG, MOD, XOR = 0, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0
+    JA, JEQ, JGT, JGE, JSET = 0, 0x10, 0x20, 0x30, 0x40
+    TAX, TXA = 0, 0x80
+    raw = {
+        "ret_k": [(BPF_RET | K, 0, 0, 96)],
+        "ret_a_len": [(BPF_LD | W | LEN, 0, 0, 0), (BPF_RET | A, 0, 0, 0)],
+        "load_out_of_packet": [(BPF_LD | W | ABS, 0, 0, 4000), (BPF_RET | K, 0, 0, 1)],
+        "ind_msh": [(BPF_LDX | B | MSH, 0, 0, 14), (BPF_LD | H | IND, 0, 0, 14), (BPF_RET | A, 0, 0, 0)],
+        "div_by_x_zero": [(BPF_LDX | W | IMM, 0, 0, 0), (BPF_LD | W | IMM, 0, 0, 7),
+                          (BPF_ALU | DIV | X, 0, 0, 0), (BPF_RET | K, 0, 0, 5)],
+        "mod_shift_x": [(BPF_LD | B | ABS, 0, 0, 23), (BPF_MISC | TAX, 0, 0, 0), (BPF_LD | W | IMM, 0, 0, 0xdeadbeef),
+                        (BPF_ALU | RSH | X, 0, 0, 0), (BPF_ALU | MOD | K, 0, 0, 7), (BPF_RET | A, 0, 0, 0)],
+        "shift_x_32": [(BPF_LDX | W | IMM, 0, 0, 40), (BPF_LD | W | IMM, 0, 0, 1), (BPF_ALU | LSH | X, 0, 0, 0),
+                       (BPF_RET | A, 0, 0, 0)],
+        "mem_roundtrip": [(BPF_LD | H | ABS, 0, 0, 12), (BPF_ST, 0, 0, 3), (BPF_LDX | MEM, 0, 0, 3),
+                          (BPF_MISC | TXA, 0, 0, 0), (BPF_ALU | NEG, 0, 0, 0), (BPF_RET | A, 0, 0, 0)],
+        "jumps": [(BPF_LD | H | ABS, 0, 0, 12), (BPF_JMP | JEQ | K, 0, 2, 0x800), (BPF_LD | B | ABS, 0, 0, 23),
+                  (BPF_JMP | JSET | K, 1, 0, 0x10), (BPF_RET | K, 0, 0, 0), (BPF_JMP | JA, 0, 0, 0),
+                  (BPF_RET | K, 0, 0, 262144)],
+        "alu_all": [(BPF_LD | W | IMM, 0, 0, 123456789)] + [(BPF_ALU | op | K, 0, 0, 13) for op in
+                    (ADD, SUB, MUL, DIV, OR, AND, LSH, RSH, MOD, XOR)] + [(BPF_RET | A, 0, 0, 0)],
+        "backward_jump": [(BPF_JMP | JA, 0, 0, 0xffffffff), (BPF_RET | K, 0, 0, 1)],
+        "ancillary": [(BPF_LD | W | ABS, 0, 0, 0xfffff000), (BPF_RET | A, 0, 0, 0)],
+        "bad_opcode": [(0xffff, 0, 0, 0), (BPF_RET | K, 0, 0, 1)],
+    }
+    for name, prog in raw.items():
+        for flags, suffix in ((0, ""), (2, "_xdp"), (4, "_slow")):
+            out["raw_" + name + suffix] = cbpf_insns_input(prog, frames["tcp_http"], flags)
+    return out
+
+
 def write(kind, target, files):
     d = os.path.join(HERE, kind, target)
     os.makedirs(d, exist_ok=True)
@@ -250,6 +485,10 @@ def main():
     write("corpus", "parse", parse_seeds())
     write("corpus", "http", http_seeds())
     write("corpus", "opts", opts_seeds())
+    write("corpus", "config", config_seeds())
+    write("corpus", "cgroup", cgroup_seeds())
+    write("corpus", "runtime", runtime_seeds())
+    write("corpus", "cbpf", cbpf_seeds())
     write("regressions", "parse", parse_regressions())
     write("regressions", "opts", opts_regressions())
     return 0
