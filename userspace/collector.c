@@ -641,6 +641,13 @@ void ft_coll_final(struct ft_coll *c, struct ft_cflow *f, const struct ft_flow_v
 	}
 }
 
+void ft_coll_keep(struct ft_coll *c, struct ft_cflow *f)
+{
+	(void)c;
+	f->flags &= ~FT_CF_DELETE;
+	f->reason = FT_END_NONE;
+}
+
 void ft_coll_finish(struct ft_coll *c, bool shutdown)
 {
 	size_t i;
@@ -1282,6 +1289,12 @@ static void ft_collector_expire(struct ft_collector *c, struct ft_cflow **del, s
 			err = bpf_map_lookup_elem(c->flows_fd, k, vals);
 			if (!err)
 				bpf_map_delete_elem(c->flows_fd, k);
+		}
+		if (err && errno != ENOENT) {
+			/* Still in the kernel: ending it here would report its
+			 * packets again as a new flow next time. */
+			ft_coll_keep(c->core, del[i]);
+			continue;
 		}
 		if (err) {
 			ft_coll_final(c->core, del[i], NULL);

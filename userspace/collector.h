@@ -173,6 +173,8 @@ int ft_coll_observe_many(struct ft_coll *c, const struct ft_flow_key *k,
 size_t ft_coll_expire(struct ft_coll *c, size_t capacity, struct ft_cflow ***del);
 /* v: the values read with the delete, or NULL when the entry was gone. */
 void ft_coll_final(struct ft_coll *c, struct ft_cflow *f, const struct ft_flow_val *v);
+/* The delete failed and the entry is still there: the flow goes on. */
+void ft_coll_keep(struct ft_coll *c, struct ft_cflow *f);
 /* shutdown: every flow ends, reason forced. */
 void ft_coll_finish(struct ft_coll *c, bool shutdown);
 /* The records of the finished cycle: every flow with traffic in the
@@ -360,13 +362,13 @@ int ft_config_parse(struct ft_run_config *c, const char *text, size_t len, const
 int ft_config_load(struct ft_run_config *c, const char *path);
 
 /*
- * Metrics hook (issue 6): userspace/metrics.c defines these; until then
- * they are absent and --metrics says so. start() is called once after the
- * datapath is attached, publish() after every cycle with the report (copy
- * what is needed: it is gone after the call), stop() at exit.
+ * The metrics exporter (issue 6, userspace/metrics.c): `flowtap run
+ * --metrics` calls start() once before attaching, publish() after every
+ * cycle with the report (copy what is needed: it is gone after the call),
+ * stop() at exit.
  */
-int ft_metrics_start(const struct ft_addrport *addr, const char *pin_root) __attribute__((weak));
-void ft_metrics_publish(const struct ft_report *r) __attribute__((weak));
-void ft_metrics_stop(void) __attribute__((weak));
+int ft_metrics_start(const struct ft_addrport *addr, const char *pin_root);
+void ft_metrics_publish(const struct ft_report *r);
+void ft_metrics_stop(void);
 
 #endif

@@ -631,8 +631,6 @@ static int run_main(void *p, int argc, char **argv)
 	rc.root = ft_pin_root();
 	if (rc.cfg.containers)
 		pr_warn("run: --containers is not available yet; collecting without it\n");
-	if (rc.cfg.metrics && !ft_metrics_start)
-		pr_warn("run: --metrics is not available in this build; continuing without it\n");
 	ft_signals_init();
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
@@ -647,6 +645,15 @@ static int run_main(void *p, int argc, char **argv)
 	}
 	if (ft_run_sinks(&rc))
 		goto out;
+	if (rc.cfg.metrics) {
+		err = ft_metrics_start(&rc.cfg.metrics_addr, rc.root);
+		if (err) {
+			pr_err("run: metrics on %s: %s\n", rc.cfg.metrics_addr.text,
+			       strerror(-err));
+			goto out;
+		}
+		rc.metrics = true;
+	}
 	if (ft_run_attach(&rc))
 		goto out;
 	err = ft_collector_open(&rc.coll, rc.root, &rc.cfg.coll, rc.cfg.checkpoint);
@@ -655,8 +662,6 @@ static int run_main(void *p, int argc, char **argv)
 		goto release;
 	}
 	rc.coll_open = true;
-	if (rc.cfg.metrics && ft_metrics_start)
-		rc.metrics = !ft_metrics_start(&rc.cfg.metrics_addr, rc.root);
 	ft_run_banner(&rc);
 	ft_run_loop(&rc);
 	/* The last cycle: every flow's record closes, reason forced. */

@@ -227,4 +227,28 @@ sel8='.direction=="egress" and .sport==40004 and .dport==9995'
 expect iface_deleted_counted "$(jsum $F4 "$sel8" packets_delta)" 10
 expect iface_deleted_forced "$(jq -sc "[.[] | select($sel8 and .end_reason != null) | .end_reason]" $F4)" '["forced"]'
 expect iface_deleted_detached "$(ft status --json | jq length)/$(ls $BPF | grep -c flowtap)" 0/0
+# --metrics: the exporter answers while the run goes on, with the
+# collector's own families; a busy address is refused before attaching.
+if command -v curl >/dev/null; then
+	start_run d5 -i a0 --interval 1 --metrics 127.0.0.1:19477 --flow-log $T/f5.jsonl ||
+		fail metrics_start "$(cat $T/d5.err)"
+	udp_send $A 198.18.0.2 40005 9994 5 100
+	sleep 2.2
+	m=$(ip netns exec $A curl -s http://127.0.0.1:19477/metrics)
+	for fam in flowtap_flows_active flowtap_drain_duration_seconds_count flowtap_packets_total; do
+		grep -q "^$fam" <<<"$m" && pass "metrics_$fam" || fail "metrics_$fam" "not in the exposition"
+	done
+	stop_run d5
+	out=$(ip netns exec $A python3 -c '
+import socket, subprocess, sys
+s = socket.socket(); s.bind(("127.0.0.1", 19478)); s.listen(1)
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(r.returncode, r.stderr.strip())
+' env FLOWTAP_PIN_ROOT=$BPF/flowtap LIBXDP_BPFFS=$BPF $FT run -i a0 --metrics 127.0.0.1:19478 2>&1)
+	case "$out" in 1*"19478"*) pass metrics_busy_refused ;; *) fail metrics_busy_refused "$out" ;; esac
+	expect metrics_detached "$(ft status --json | jq length)/$(ls $BPF | grep -c flowtap)" 0/0
+else
+	skip metrics "curl is not installed"
+fi
+
 ft_done
