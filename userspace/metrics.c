@@ -37,10 +37,12 @@
 /* Drain durations: 0.5 ms .. 2.5 s, then +Inf. */
 static const double mx_drain_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 				     0.05,   0.1,   0.25,   0.5,   1,	 2.5};
-#define MX_DRAIN_BUCKETS ARRAY_SIZE(mx_drain_le)
-#define MX_MAX_REASONS	 8
-#define MX_MAX_RINGS	 4
-#define MX_NAME_MAX	 48
+#define MX_DRAIN_BUCKETS      ARRAY_SIZE(mx_drain_le)
+#define MX_MAX_REASONS	      8
+#define MX_MAX_RINGS	      4
+#define MX_NAME_MAX	      48
+#define MX_ATTACHED_MAX_LINKS 64
+#define MX_ATTACHED_TTL	      10.0
 /* A gone container's labels are kept a little longer than its series. */
 #define MX_LABEL_GRACE 60.0
 
@@ -388,6 +390,8 @@ struct ft_metrics {
 	struct mx_reason_name *rnames;
 	size_t nrnames, caprnames;
 	double last_scrape_s;
+	long long attached; /* ft_status()'s count, at attached_at */
+	double attached_at;
 
 	struct MHD_Daemon *mhd;
 	int port;
@@ -1657,13 +1661,37 @@ static void mx_read_ifs(struct ft_metrics *m, struct ft_metrics_input *in, struc
 		close(slots);
 }
 
+/*
+ * Attached interfaces, when no collector tells: ft_status() costs a link
+ * dump per link (quadratic: 8 s for 1000 links), so it runs only in small
+ * namespaces, and at most every MX_ATTACHED_TTL seconds.
+ */
+static long long mx_attached(struct ft_metrics *m, const struct if_nameindex *links)
+{
+	const struct if_nameindex *l;
+	struct ft_attachment *a;
+	size_t nlinks = 0, n;
+	double now = mx_now();
+
+	for (l = links; l && l->if_index; l++)
+		nlinks++;
+	if (nlinks > MX_ATTACHED_MAX_LINKS)
+		return -1;
+	if (m->attached_at && now - m->attached_at < MX_ATTACHED_TTL)
+		return m->attached;
+	if (ft_status(&a, &n))
+		return -1;
+	free(a);
+	m->attached = n;
+	m->attached_at = now;
+	return n;
+}
+
 static void mx_gather(struct ft_metrics *m, struct ft_metrics_input *in, struct mx_gathered *g)
 {
 	bool flows_set, attached_set;
-	struct ft_attachment *a;
 	struct stat st;
 	__u32 max = 0;
-	size_t n;
 	int fd;
 
 	pthread_mutex_lock(&m->lock);
@@ -1694,10 +1722,8 @@ static void mx_gather(struct ft_metrics *m, struct ft_metrics_input *in, struct 
 		in->self_netns = st.st_ino;
 	g->links = if_nameindex();
 	in->links = g->links;
-	if (!attached_set && in->datapath && !ft_status(&a, &n)) {
-		in->attached = n;
-		free(a);
-	}
+	if (!attached_set && in->datapath)
+		in->attached = mx_attached(m, g->links);
 }
 
 static void mx_gathered_free(struct mx_gathered *g)
