@@ -1922,6 +1922,8 @@ static enum MHD_Result mx_handler(void *cls, struct MHD_Connection *c, const cha
 				     "method not allowed\n");
 	if (!strcmp(url, "/metrics"))
 		return mx_serve_metrics(cls, c);
+	if (!strcmp(url, "/-/healthy")) /* for probes: no scrape behind it */
+		return mx_reply_text(c, MHD_HTTP_OK, "text/plain", "OK\n");
 	if (!strcmp(url, "/"))
 		return mx_reply_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", index);
 	return mx_reply_text(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found: try /metrics\n");

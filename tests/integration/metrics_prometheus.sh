@@ -201,6 +201,61 @@ ft_expect scrapes_never_failed "$(prom_query 'min_over_time(up{job="flowtap"}[1m
 ft_expect scrapes_fast \
 	"$(prom_query 'max_over_time(scrape_duration_seconds{job="flowtap"}[1m]) < bool 0.5')" 1
 
+# --- docs/prometheus.md: its alert rules load, its example queries run ---
+
+DOC=$FT_ROOT/docs/prometheus.md
+if [ -f "$DOC" ]; then
+	awk '/^```yaml$/ { f = 1; next } /^```$/ { f = 0 } f' "$DOC" >"$FT_TMP/rules.yml"
+	out=$(promtool check rules "$FT_TMP/rules.yml" 2>&1)
+	ft_expect doc_alert_rules "$?" 0 || echo "$out" >&2
+	python3 - "$DOC" >"$FT_TMP/queries" <<'EOF'
+import sys
+sec = open(sys.argv[1]).read().split("## Example queries")[1].split("## Alert rules")[0]
+blocks, cur = [], []
+for line in sec.split("\n") + [""]:
+    if line.startswith("    "):
+        cur.append(line[4:])
+    elif cur:
+        blocks.append(" ".join(l.strip() for l in cur))
+        cur = []
+for b in blocks:
+    if not b.startswith("- record"):
+        print(b)
+EOF
+	bad=0 total=0
+	while IFS= read -r q; do
+		total=$((total + 1))
+		st=$(ft_ns A curl -s --max-time 5 -G "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+			--data-urlencode "query=$q" | jq -r .status 2>/dev/null)
+		[ "$st" = success ] || {
+			bad=$((bad + 1))
+			echo "query failed: $q" >&2
+		}
+	done <"$FT_TMP/queries"
+	ft_expect doc_example_queries "$bad failed of $total" "0 failed of $total"
+else
+	ft_skip doc_alert_rules "no $DOC"
+fi
+DASH=$FT_ROOT/docs/grafana/flowtap.json
+if [ -f "$DASH" ]; then
+	# Grafana's variables as Grafana would expand them with "All" selected.
+	jq -r '.. | .expr? // empty' "$DASH" | sed -e 's/\$__rate_interval/1m/g' -e 's/\$__range/1h/g' \
+		-e 's/\$[a-z]*/.*/g' >"$FT_TMP/dash_queries"
+	bad=0 total=0
+	while IFS= read -r q; do
+		total=$((total + 1))
+		st=$(ft_ns A curl -s --max-time 5 -G "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+			--data-urlencode "query=$q" | jq -r .status 2>/dev/null)
+		[ "$st" = success ] || {
+			bad=$((bad + 1))
+			echo "dashboard query failed: $q" >&2
+		}
+	done <"$FT_TMP/dash_queries"
+	ft_expect dashboard_queries "$bad failed of $total" "0 failed of $total"
+	ft_expect dashboard_traffic_data "$(ft_ns A curl -s -G "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+		--data-urlencode "query=$(sed -n 2p "$FT_TMP/dash_queries")" | jq '.data.result | length > 0')" true
+fi
+
 # --- the cap (capped exporter): the veth and mx1 keep their series; mx2
 # and the devices known only from drops are folded into "other" ---
 
