@@ -98,36 +98,56 @@ cat >"$SUPP" <<'EOS'
 }
 EOS
 
-# vg NAME WANT-RC NS ARGS...: flowtap ARGS under valgrind in namespace NS
+# vg_start NS ARGS...: starts flowtap ARGS under valgrind in namespace NS
 # (A or B) with its pins, or in A with pins on a directory that is no bpffs
-# (NS "nobpffs").
-vg() {
-	local name=$1 want=$2 ns=$3 log rc errs
-	shift 3
+# (NS "nobpffs"), in the background; VG_PID is valgrind's (and flowtap's)
+# PID, signals reach flowtap's handlers.
+vg_start() {
+	local ns=$1 env
+	shift
 	n=$((n + 1))
-	log=$FT_TMP/vg.$n.log
+	VG_N=$n
+	VG_ARGS="$*"
 	local cmd=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite
 		--show-leak-kinds=definite --error-exitcode=$VG_ERR --suppressions="$SUPP"
-		--num-callers=30 --log-file="$log" "$FT_BIN" "$@")
-	if [ "$ns" = nobpffs ]; then
-		ip netns exec "$FT_NS_A" env FLOWTAP_PIN_ROOT="$FT_TMP/not-bpffs/flowtap" \
-			"${cmd[@]}" >"$FT_TMP/out.$n" 2>"$FT_TMP/err.$n"
-	else
-		ft_ns "$ns" "${cmd[@]}" >"$FT_TMP/out.$n" 2>"$FT_TMP/err.$n"
-	fi
+		--num-callers=30 --log-file="$FT_TMP/vg.$n.log" "$FT_BIN" "$@")
+	case $ns in
+	nobpffs) env=FLOWTAP_PIN_ROOT=$FT_TMP/not-bpffs/flowtap ns=$FT_NS_A ;;
+	A | B)
+		[ "$ns" = A ] && ns=$FT_NS_A || ns=$FT_NS_B
+		env="FLOWTAP_PIN_ROOT=$(ft_bpffs "$ns")/flowtap LIBXDP_BPFFS=$(ft_bpffs "$ns")"
+		;;
+	esac
+	# shellcheck disable=SC2086 # env holds VAR=value words
+	ip netns exec "$ns" env $env "${cmd[@]}" >"$FT_TMP/out.$n" 2>"$FT_TMP/err.$n" &
+	VG_PID=$!
+}
+
+# vg_check NAME WANT-RC: waits for the last vg_start, then PASS or FAIL.
+vg_check() {
+	local name=$1 want=$2 log=$FT_TMP/vg.$VG_N.log rc errs
+	wait "$VG_PID"
 	rc=$?
 	errs=$(grep -E '^==[0-9]+== +(Invalid|Conditional|Use of uninit|Syscall param|Mismatched|Source and destination|Argument|[0-9,]+ bytes in [0-9,]+ blocks are definitely)' "$log" |
 		head -n 1 | sed 's/^==[0-9]*== *//')
 	if [ "$rc" = $VG_ERR ] || [ -n "$errs" ]; then
-		ft_fail "$name" "valgrind: ${errs:-error exit} (flowtap $*)"
+		ft_fail "$name" "valgrind: ${errs:-error exit} (flowtap $VG_ARGS)"
 		sed 's/^/    /' "$log" >&2
 	elif [ "$want" != any ] && [ "$rc" != "$want" ]; then
-		ft_fail "$name" "exit $rc, want $want (flowtap $*: $(head -c 200 "$FT_TMP/err.$n"))"
+		ft_fail "$name" "exit $rc, want $want (flowtap $VG_ARGS: $(head -c 200 "$FT_TMP/err.$VG_N"))"
 	else
 		ft_pass "$name"
 	fi
-	LAST_OUT=$FT_TMP/out.$n
-	LAST_ERR=$FT_TMP/err.$n
+	LAST_OUT=$FT_TMP/out.$VG_N
+	LAST_ERR=$FT_TMP/err.$VG_N
+}
+
+# vg NAME WANT-RC NS ARGS...: flowtap ARGS under valgrind, to completion.
+vg() {
+	local name=$1 want=$2
+	shift 2
+	vg_start "$@"
+	vg_check "$name" "$want"
 }
 
 # Everything runs in a private namespace with its own pins, so a command
@@ -223,5 +243,24 @@ vg flows_xdp 0 B flows
 vg detach_all 0 B detach --all
 vg stats_after_detach_all 1 B stats
 vg detach_all_empty 0 B detach --all
+
+# --- the collector: start, traffic, stop ---
+if ft_flowtap A run --help >/dev/null 2>&1; then
+	ft_flowtap A detach --all # a fresh datapath: only this run's flows
+	vg_start A run -i "$FT_IF_A" --interval 1 --flow-log "$FT_TMP/flows.jsonl"
+	for _ in $(seq 100); do
+		ft_flowtap A status --json 2>/dev/null | jq -e 'length == 1' >/dev/null && break
+		sleep 0.2
+	done
+	ft_ns A ping -c 5 -i 0.2 -W2 "$FT_IP4_B" >/dev/null
+	ft_ns A curl -s -m 2 -o /dev/null "http://$FT_IP4_B:8080/run?x=1"
+	sleep 3
+	kill -TERM "$VG_PID"
+	vg_check run_start_traffic_stop 0
+	ft_expect run_flow_log "$(jq -s '[.[] | select(.proto == "icmp" and .direction == "egress") | .packets_delta] | add // 0' "$FT_TMP/flows.jsonl")" 5
+	ft_expect run_detached "$(ft_flowtap A status --json)" "[]"
+else
+	ft_skip run_start_traffic_stop "flowtap run is not in this build"
+fi
 
 ft_done
