@@ -258,7 +258,7 @@ def plot_ns(summary, hot, img, tmp):
     series = [(summary, p, p + ", one run per packet", "lw 2") for p in progs]
     if hot:
         series += [(hot, p, p + ", hot (64 repeats)", "lw 1 dt 2")
-                   for p in ("flowtap_xdp", "flowtap_tc")]
+                   for p in ("bare_xdp", "flowtap_xdp", "flowtap_tc")]
     with open(dat, "w") as f:
         for summ, p, _, _ in series:
             rows = {(r["flows"], r["prog"]): r["ns"] for r in summ["table"]}
@@ -554,8 +554,8 @@ def render_findings(res):
     tables = res.get("nsbench_table", {}).get("summary")
     if tables and len(tables["table"]) > 1:
         t = tables["table"]
-        out.append(f"- **Table size**: the same {flabel(t[0]['flows'])} flows cost"
-                   + ", ".join(f" +{r['xdp']['median']:.0f} ns in a table of {r['table']:,}"
+        out.append(f"- **Table size**: the same {flabel(t[0]['flows'])} flows cost "
+                   + ", ".join(f" +{r['xdp']['median']:.0f} ns in a table of {r['table']:,}"[1:]
                                for r in t if r["xdp"])
                    + " (XDP): the bucket array and the preallocated elements follow"
                    " max_entries, not the flows present, so an oversized table costs misses.")
