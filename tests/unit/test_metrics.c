@@ -6,6 +6,7 @@
  * of gone containers, collector values.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "metrics.h"
@@ -474,6 +475,82 @@ out:
 	test_end();
 }
 
+struct writer {
+	struct ft_metrics *m;
+	int stop; /* atomic */
+	unsigned long rounds;
+};
+
+static bool provider(int ifindex, struct ft_metrics_labels *out, void *ctx)
+{
+	struct writer *w = ctx;
+
+	if (ifindex != 3 || w->rounds % 2)
+		return false;
+	labels(out, "flappy", 0);
+	return true;
+}
+
+/* The collector's side: setters and label refreshes, as fast as it can. */
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+		ft_metrics_set_flows(w->m, w->rounds, w->rounds);
+		ft_metrics_observe_drain(w->m, 0.001);
+		ft_metrics_add_tcp_timeouts(w->m, 2, FT_DIR_EGRESS, 1);
+		ft_metrics_refresh_labels(w->m);
+		w->rounds++;
+	}
+	return NULL;
+}
+
+static void test_concurrent(void)
+{
+	struct ft_if_totals t[3] = {iface(2, 1), iface(3, 2), iface(2, 1)};
+	struct ft_metrics_input in = input(t, 3);
+	struct ft_metrics_cfg cfg;
+	struct writer w = {0};
+	pthread_t th;
+	char *out = NULL, line[128];
+	size_t len;
+	int i, err = 0;
+
+	if (!test_start("metrics/concurrent_collector"))
+		return;
+	t[2].dir = FT_DIR_EGRESS;
+	ft_metrics_cfg_default(&cfg);
+	cfg.pin_root = "/nonexistent";
+	cfg.labels = provider;
+	cfg.labels_ctx = &w;
+	w.m = ft_metrics_new(&cfg);
+	if (!ASSERT_OK(pthread_create(&th, NULL, writer_main, &w), "thread"))
+		goto out;
+	for (i = 0; i < 300 && !err; i++) {
+		err = ft_metrics_render(w.m, &in, 100 + i * 0.01, i % 2, &out, &len);
+		free(out);
+		out = NULL;
+	}
+	__atomic_store_n(&w.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	ASSERT_OK(err, "renders");
+	out = render(w.m, &in, 200, FT_METRICS_TEXT);
+	if (!out)
+		goto out;
+	snprintf(line, sizeof(line), "flowtap_drain_duration_seconds_count %lu", w.rounds);
+	ASSERT_LINE(out, line);
+	snprintf(line, sizeof(line),
+		 "flowtap_tcp_connection_failures_total{interface=\"eth0\",direction=\"egress\","
+		 "reason=\"timeout\"} %lu",
+		 w.rounds);
+	ASSERT_LINE(out, line);
+out:
+	free(out);
+	ft_metrics_free(w.m);
+	test_end();
+}
+
 static void test_collector(void)
 {
 	struct ft_if_totals t[2] = {iface(2, 1), iface(2, 1)};
@@ -562,6 +639,7 @@ int main(int argc, char **argv)
 	test_cap_priority();
 	test_containers();
 	test_collector();
+	test_concurrent();
 	test_no_datapath();
 	return test_exit_code();
 }
