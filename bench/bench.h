@@ -87,7 +87,7 @@ static inline int bench_link_up(const char *ifname)
  * into it from XDP need when no XDP program is attached to it. */
 static inline int bench_set_gro(const char *ifname, int on)
 {
-	struct ethtool_value ev = { .cmd = ETHTOOL_SGRO, .data = !!on };
+	struct ethtool_value ev = {.cmd = ETHTOOL_SGRO, .data = !!on};
 	struct ifreq ifr = {};
 	int fd, err = 0;
 
@@ -130,7 +130,8 @@ static inline int bench_unpin_maps(struct bpf_object *obj)
 	struct bpf_map *map;
 	int err;
 
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		err = bpf_map__set_pin_path(map, NULL);
 		if (err)
 			return err;
@@ -145,7 +146,8 @@ static inline int bench_share_maps(struct bpf_object *obj, struct bpf_object *fr
 	struct bpf_map *map, *src;
 	int err;
 
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		src = bpf_object__find_map_by_name(from, bpf_map__name(map));
 		if (!src || bpf_map__fd(src) < 0 || strstr(bpf_map__name(map), ".rodata") ||
 		    strstr(bpf_map__name(map), ".bss") || strstr(bpf_map__name(map), ".data"))

@@ -27,13 +27,13 @@ const volatile __u32 gen_ifindex = 0;
  * generator, so plain globals are enough. */
 __u32 gen_flow_base = 0;
 __u32 gen_flow_count = 0; /* 0 counts as 1 */
-__u32 gen_slot = 0; /* which template: each walks its own flows in order */
+__u32 gen_slot = 0;	  /* which template: each walks its own flows in order */
 __u64 gen_seq[GEN_SLOTS] = {};
 
 /* RFC 1624: the checksum after one 16-bit word changed from old to new. */
 static __always_inline void csum_replace(__u16 *check, __u16 old, __u16 new)
 {
-	__u32 sum = (__u16)~*check + (__u16)~old + new;
+	__u32 sum = (__u16) ~*check + (__u16)~old + new;
 
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);

@@ -78,8 +78,10 @@ static size_t gen_plan(const struct gen_cfg *c, struct gen_tmpl *t, unsigned lon
 	for (i = 0; i < n; i++) {
 		const struct bench_shape *s = &bench_mix[plan[i].shape];
 
-		t[i] = (struct gen_tmpl){ .s = s, .base = plan[i].base, .count = plan[i].count,
-					  .per_round = s->weight * (__u32)round };
+		t[i] = (struct gen_tmpl){.s = s,
+					 .base = plan[i].base,
+					 .count = plan[i].count,
+					 .per_round = s->weight * (__u32)round};
 		t[i].len = bench_build(s, t[i].base, t[i].pkt);
 	}
 	return n;
@@ -150,8 +152,8 @@ static int gen_read_rx(struct nl_sock *sk, const struct gen_cfg *cfg, struct gen
 static int gen_send(struct gen *skel, const struct gen_cfg *c, struct gen_tmpl *t, unsigned int i)
 {
 	/* The kernel wants data_end to match the frame it is given. */
-	struct xdp_md ctx = { .data_end = (__u32)t->len,
-			      .ingress_ifindex = (__u32)c->dev.v[0].ifindex };
+	struct xdp_md ctx = {.data_end = (__u32)t->len,
+			     .ingress_ifindex = (__u32)c->dev.v[0].ifindex};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = t->pkt, .data_size_in = (__u32)t->len,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = t->per_round,
 		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = (__u32)c->batch);
@@ -297,38 +299,38 @@ out:
 }
 
 static const struct ft_opt gen_opts[] = {
-	{ "dev", 'i', FT_OPT_IFACE, offsetof(struct gen_cfg, dev), "IFACE",
-	  "send out of IFACE (a veth whose peer receives)" },
-	{ "flows", 'n', FT_OPT_UINT, offsetof(struct gen_cfg, flows), "N",
-	  "distinct flows, dealt out over the mix by weight (default 1)", NULL, BENCH_MAX_FLOWS },
-	{ "duration", 'd', FT_OPT_DURATION, offsetof(struct gen_cfg, duration), "TIME",
-	  "measured time after the warm-up (default 3s)" },
-	{ "warmup", 'w', FT_OPT_DURATION, offsetof(struct gen_cfg, warmup), "TIME",
-	  "send this long before measuring (default 0)" },
-	{ "shape", 's', FT_OPT_STRING, offsetof(struct gen_cfg, shape), "NAME",
-	  "send only this shape of the mix (e.g. v4-udp-64)" },
-	{ "rx-netns", 0, FT_OPT_STRING, offsetof(struct gen_cfg, rx_netns), "NETNS",
-	  "namespace of the receiving device" },
-	{ "rx-dev", 0, FT_OPT_STRING, offsetof(struct gen_cfg, rx_dev), "IFACE",
-	  "receiving device whose counters give the received rate" },
-	{ "batch", 0, FT_OPT_UINT, offsetof(struct gen_cfg, batch), "N",
-	  "frames per kernel batch (default 64)", NULL, 256 },
-	{ "round", 0, FT_OPT_UINT, offsetof(struct gen_cfg, round), "N",
-	  "frames per weight point per round (default 256)", NULL, 1 << 20 },
-	{ "rx-pid", 0, FT_OPT_UINT, offsetof(struct gen_cfg, rx_pid), "PID",
-	  "the receiver's NAPI thread: also report packets per second of its CPU time" },
-	{ "label", 'l', FT_OPT_STRING, offsetof(struct gen_cfg, label), "TEXT",
-	  "copied into the JSON result" },
-	FT_OPT_END,
+    {"dev", 'i', FT_OPT_IFACE, offsetof(struct gen_cfg, dev), "IFACE",
+     "send out of IFACE (a veth whose peer receives)"},
+    {"flows", 'n', FT_OPT_UINT, offsetof(struct gen_cfg, flows), "N",
+     "distinct flows, dealt out over the mix by weight (default 1)", NULL, BENCH_MAX_FLOWS},
+    {"duration", 'd', FT_OPT_DURATION, offsetof(struct gen_cfg, duration), "TIME",
+     "measured time after the warm-up (default 3s)"},
+    {"warmup", 'w', FT_OPT_DURATION, offsetof(struct gen_cfg, warmup), "TIME",
+     "send this long before measuring (default 0)"},
+    {"shape", 's', FT_OPT_STRING, offsetof(struct gen_cfg, shape), "NAME",
+     "send only this shape of the mix (e.g. v4-udp-64)"},
+    {"rx-netns", 0, FT_OPT_STRING, offsetof(struct gen_cfg, rx_netns), "NETNS",
+     "namespace of the receiving device"},
+    {"rx-dev", 0, FT_OPT_STRING, offsetof(struct gen_cfg, rx_dev), "IFACE",
+     "receiving device whose counters give the received rate"},
+    {"batch", 0, FT_OPT_UINT, offsetof(struct gen_cfg, batch), "N",
+     "frames per kernel batch (default 64)", NULL, 256},
+    {"round", 0, FT_OPT_UINT, offsetof(struct gen_cfg, round), "N",
+     "frames per weight point per round (default 256)", NULL, 1 << 20},
+    {"rx-pid", 0, FT_OPT_UINT, offsetof(struct gen_cfg, rx_pid), "PID",
+     "the receiver's NAPI thread: also report packets per second of its CPU time"},
+    {"label", 'l', FT_OPT_STRING, offsetof(struct gen_cfg, label), "TEXT",
+     "copied into the JSON result"},
+    FT_OPT_END,
 };
 
 static const struct ft_cmd gen_cmd = {
-	.name = "gen",
-	.summary = "send the benchmark mix with live XDP frames; print rates as JSON",
-	.opts = gen_opts,
-	.cfg_size = sizeof(struct gen_cfg),
-	.max_args = 0,
-	.run = gen_run,
+    .name = "gen",
+    .summary = "send the benchmark mix with live XDP frames; print rates as JSON",
+    .opts = gen_opts,
+    .cfg_size = sizeof(struct gen_cfg),
+    .max_args = 0,
+    .run = gen_run,
 };
 
 int main(int argc, char **argv)

@@ -58,10 +58,10 @@ struct nsb_variant {
 };
 
 static const struct nsb_variant nsb_variants[] = {
-	{ "xdp_no_http_sample", 1, 0, 1 },
-	{ "xdp_no_tcp_health", 1, 1, 0 },
-	{ "xdp_no_flows", 0, 1, 1 },
-	{ "xdp_classify_only", 0, 0, 0 },
+    {"xdp_no_http_sample", 1, 0, 1},
+    {"xdp_no_tcp_health", 1, 1, 0},
+    {"xdp_no_flows", 0, 1, 1},
+    {"xdp_classify_only", 0, 0, 0},
 };
 #define NSB_NVARIANTS (sizeof(nsb_variants) / sizeof(nsb_variants[0]))
 
@@ -108,8 +108,7 @@ static void nsb_add(struct nsb *b, const char *name, const struct bpf_program *p
 		    int profile)
 {
 	if (b->nprogs < NSB_MAX_PROGS)
-		b->progs[b->nprogs++] =
-			(struct nsb_prog){ name, bpf_program__fd(p), xdp, profile };
+		b->progs[b->nprogs++] = (struct nsb_prog){name, bpf_program__fd(p), xdp, profile};
 }
 
 /* Every other object shares the first flowtap's maps: one flow table,
@@ -183,8 +182,8 @@ static int nsb_load(struct nsb *b)
 	}
 	if (err)
 		return err;
-	b->rb = ring_buffer__new(bpf_map__fd(b->xdp->maps.ft_http_rb), nsb_discard_sample, NULL,
-				 NULL);
+	b->rb =
+	    ring_buffer__new(bpf_map__fd(b->xdp->maps.ft_http_rb), nsb_discard_sample, NULL, NULL);
 	return b->rb ? 0 : -errno;
 }
 
@@ -226,8 +225,7 @@ out:
 	return err;
 }
 
-static int nsb_run_one(int fd, const __u8 *pkt, __u32 len, __u32 repeat, __u32 want,
-		       __u32 *ns)
+static int nsb_run_one(int fd, const __u8 *pkt, __u32 len, __u32 repeat, __u32 want, __u32 *ns)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .repeat = repeat);
 
@@ -294,7 +292,8 @@ static int nsb_set_build(struct nsb_set *set, __u32 nflows, size_t count, int sh
 	set->shape = shape >= 0 ? bench_mix[shape].name : "mix";
 	set->n = count;
 	for (i = 0; i < count; i++)
-		used += bench_shape_len(&bench_mix[bench_shape_of((__u32)((__u64)i * nflows / count))]);
+		used +=
+		    bench_shape_len(&bench_mix[bench_shape_of((__u32)((__u64)i * nflows / count))]);
 	set->buf = malloc(shape >= 0 ? BENCH_PKT_MAX : used);
 	used = 0;
 	set->off = calloc(count, sizeof(*set->off));
@@ -481,7 +480,7 @@ static void nsb_defaults(struct nsb_cfg *c)
 static int nsb_run(void *cfgp, int argc, char **argv)
 {
 	struct nsb_cfg *c = cfgp;
-	struct nsb b = { .cfg = c };
+	struct nsb b = {.cfg = c};
 	__u32 flows[NSB_MAX_FLOWSETS];
 	size_t nflows, i;
 	int err;
@@ -512,30 +511,30 @@ static int nsb_run(void *cfgp, int argc, char **argv)
 }
 
 static const struct ft_opt nsb_opts[] = {
-	{ "flows", 'n', FT_OPT_STRING, offsetof(struct nsb_cfg, flows), "N,N,..",
-	  "flow counts, ascending (default 1,10000,1000000)" },
-	{ "reps", 'r', FT_OPT_UINT, offsetof(struct nsb_cfg, reps), "N",
-	  "rounds per flow count; medians are over rounds (default 5)", NULL, 64 },
-	{ "runs", 0, FT_OPT_UINT, offsetof(struct nsb_cfg, runs), "N",
-	  "test runs per program per round (default 200000)", NULL, 100000000 },
-	{ "repeat", 0, FT_OPT_UINT, offsetof(struct nsb_cfg, repeat), "N",
-	  "kernel repeats of each packet per test run (default 1)", NULL, NSB_HTTP_DRAIN / 2 },
-	{ "table", 't', FT_OPT_UINT, offsetof(struct nsb_cfg, table), "N",
-	  "flow table entries (default 1048576)", NULL, 1UL << 26 },
-	{ "profile", 'p', FT_OPT_FLAG, offsetof(struct nsb_cfg, profile), NULL,
-	  "also run knob variants and partial programs (where the time goes)" },
-	{ "smoke", 0, FT_OPT_FLAG, offsetof(struct nsb_cfg, smoke), NULL,
-	  "a few seconds' check that everything runs" },
-	FT_OPT_END,
+    {"flows", 'n', FT_OPT_STRING, offsetof(struct nsb_cfg, flows), "N,N,..",
+     "flow counts, ascending (default 1,10000,1000000)"},
+    {"reps", 'r', FT_OPT_UINT, offsetof(struct nsb_cfg, reps), "N",
+     "rounds per flow count; medians are over rounds (default 5)", NULL, 64},
+    {"runs", 0, FT_OPT_UINT, offsetof(struct nsb_cfg, runs), "N",
+     "test runs per program per round (default 200000)", NULL, 100000000},
+    {"repeat", 0, FT_OPT_UINT, offsetof(struct nsb_cfg, repeat), "N",
+     "kernel repeats of each packet per test run (default 1)", NULL, NSB_HTTP_DRAIN / 2},
+    {"table", 't', FT_OPT_UINT, offsetof(struct nsb_cfg, table), "N",
+     "flow table entries (default 1048576)", NULL, 1UL << 26},
+    {"profile", 'p', FT_OPT_FLAG, offsetof(struct nsb_cfg, profile), NULL,
+     "also run knob variants and partial programs (where the time goes)"},
+    {"smoke", 0, FT_OPT_FLAG, offsetof(struct nsb_cfg, smoke), NULL,
+     "a few seconds' check that everything runs"},
+    FT_OPT_END,
 };
 
 static const struct ft_cmd nsb_cmd = {
-	.name = "nsbench",
-	.summary = "ns/packet of flowtap's programs under BPF_PROG_TEST_RUN; JSON lines",
-	.opts = nsb_opts,
-	.cfg_size = sizeof(struct nsb_cfg),
-	.max_args = 0,
-	.run = nsb_run,
+    .name = "nsbench",
+    .summary = "ns/packet of flowtap's programs under BPF_PROG_TEST_RUN; JSON lines",
+    .opts = nsb_opts,
+    .cfg_size = sizeof(struct nsb_cfg),
+    .max_args = 0,
+    .run = nsb_run,
 };
 
 int main(int argc, char **argv)

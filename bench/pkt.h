@@ -89,22 +89,22 @@ struct bench_shape {
  * method detection, per-method counters and a ring-buffer sample each).
  */
 static const struct bench_shape bench_mix[] = {
-	{ "v4-udp-64", 4, IPPROTO_UDP, 64, NULL, 22 },
-	{ "v4-tcp-64", 4, IPPROTO_TCP, 64, NULL, 20 },
-	{ "v4-udp-576", 4, IPPROTO_UDP, 576, NULL, 8 },
-	{ "v4-tcp-1500", 4, IPPROTO_TCP, 1500, NULL, 12 },
-	{ "v4-http-get", 4, IPPROTO_TCP, 0,
-	  "GET /api/v1/items?id=42&page=3 HTTP/1.1\r\nHost: bench.example\r\n"
-	  "User-Agent: flowtap-bench\r\nAccept: */*\r\n\r\n",
-	  5 },
-	{ "v6-tcp-78", 6, IPPROTO_TCP, 78, NULL, 12 },
-	{ "v6-udp-576", 6, IPPROTO_UDP, 576, NULL, 8 },
-	{ "v6-tcp-1500", 6, IPPROTO_TCP, 1500, NULL, 6 },
-	{ "v6-http-post", 6, IPPROTO_TCP, 0,
-	  "POST /upload/v2/objects/bench-object HTTP/1.1\r\nHost: bench.example\r\n"
-	  "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
-	  2 },
-	{ "v4-udp-1500", 4, IPPROTO_UDP, 1500, NULL, 5 },
+    {"v4-udp-64", 4, IPPROTO_UDP, 64, NULL, 22},
+    {"v4-tcp-64", 4, IPPROTO_TCP, 64, NULL, 20},
+    {"v4-udp-576", 4, IPPROTO_UDP, 576, NULL, 8},
+    {"v4-tcp-1500", 4, IPPROTO_TCP, 1500, NULL, 12},
+    {"v4-http-get", 4, IPPROTO_TCP, 0,
+     "GET /api/v1/items?id=42&page=3 HTTP/1.1\r\nHost: bench.example\r\n"
+     "User-Agent: flowtap-bench\r\nAccept: */*\r\n\r\n",
+     5},
+    {"v6-tcp-78", 6, IPPROTO_TCP, 78, NULL, 12},
+    {"v6-udp-576", 6, IPPROTO_UDP, 576, NULL, 8},
+    {"v6-tcp-1500", 6, IPPROTO_TCP, 1500, NULL, 6},
+    {"v6-http-post", 6, IPPROTO_TCP, 0,
+     "POST /upload/v2/objects/bench-object HTTP/1.1\r\nHost: bench.example\r\n"
+     "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+     2},
+    {"v4-udp-1500", 4, IPPROTO_UDP, 1500, NULL, 5},
 };
 #define BENCH_NSHAPES (sizeof(bench_mix) / sizeof(bench_mix[0]))
 
@@ -122,10 +122,10 @@ static inline unsigned int bench_shape_of(__u32 n)
 	return 0;
 }
 
-static const __u8 bench_src_mac[ETH_ALEN] = { 0x02, 0x00, 0x00, 0xbe, 0x0c, 0x01 };
+static const __u8 bench_src_mac[ETH_ALEN] = {0x02, 0x00, 0x00, 0xbe, 0x0c, 0x01};
 /* Nobody's address: the receiver's stack drops the frame (PACKET_OTHERHOST)
  * right after flowtap has seen it, so the rate measures flowtap, not IP. */
-static const __u8 bench_dst_mac[ETH_ALEN] = { 0x02, 0x00, 0x00, 0xbe, 0x0c, 0x02 };
+static const __u8 bench_dst_mac[ETH_ALEN] = {0x02, 0x00, 0x00, 0xbe, 0x0c, 0x02};
 
 static inline __u32 bench_csum_add(__u32 sum, const void *p, size_t len)
 {
@@ -151,8 +151,8 @@ static inline void bench_fill_addrs(const struct bench_shape *s, __u32 n, __u8 *
 	__u16 lo = bench_flow_addr_lo(n);
 
 	if (s->family == 4) {
-		const __u8 s4[4] = { 198, 18, (__u8)(lo >> 8), (__u8)lo };
-		const __u8 d4[4] = { 198, 19, 0, 1 };
+		const __u8 s4[4] = {198, 18, (__u8)(lo >> 8), (__u8)lo};
+		const __u8 d4[4] = {198, 19, 0, 1};
 
 		memcpy(src, s4, 4);
 		memcpy(dst, d4, 4);
@@ -178,7 +178,8 @@ static inline __u16 bench_dport(const struct bench_shape *s)
 /* Writes the L4 header and payload at l4; returns the L4 length. */
 static inline size_t bench_build_l4(const struct bench_shape *s, __u32 n, __u8 *l4, size_t l4_len)
 {
-	size_t hl = s->proto == IPPROTO_TCP ? sizeof(struct bench_tcphdr) : sizeof(struct bench_udphdr);
+	size_t hl =
+	    s->proto == IPPROTO_TCP ? sizeof(struct bench_tcphdr) : sizeof(struct bench_udphdr);
 	size_t i;
 
 	for (i = hl; i < l4_len; i++)
@@ -313,7 +314,7 @@ static inline size_t bench_plan(__u32 flows, int only, struct bench_plan_ent *t)
 			k = 1;
 		else /* the heaviest shape takes what rounding leaves, below */
 			k = i == 0 ? 0 : (__u32)((__u64)flows * bench_mix[order[i]].weight / 100);
-		t[n++] = (struct bench_plan_ent){ order[i], base, k };
+		t[n++] = (struct bench_plan_ent){order[i], base, k};
 		base += k;
 		left -= k;
 	}

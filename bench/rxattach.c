@@ -29,9 +29,9 @@
 #include "flowtap_tc.skel.h"
 
 enum rx_prog { RX_NONE, RX_XDP, RX_TC };
-static const char *const rx_prog_names[] = { "none", "xdp", "tc", NULL };
+static const char *const rx_prog_names[] = {"none", "xdp", "tc", NULL};
 enum rx_mode { RX_NATIVE, RX_SKB };
-static const char *const rx_mode_names[] = { "native", "skb", NULL };
+static const char *const rx_mode_names[] = {"native", "skb", NULL};
 
 struct rx_cfg {
 	struct ft_iface_list dev;
@@ -103,8 +103,9 @@ static int rx_attach_tc(struct rx_state *s, const struct rx_cfg *c)
 		err = flowtap_tc__load(s->tc);
 	if (err)
 		return err;
-	s->hook = (struct bpf_tc_hook){ .sz = sizeof(s->hook), .ifindex = s->ifindex,
-					.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS };
+	s->hook = (struct bpf_tc_hook){.sz = sizeof(s->hook),
+				       .ifindex = s->ifindex,
+				       .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS};
 	err = bpf_tc_hook_create(&s->hook);
 	if (err && err != -EEXIST)
 		return err;
@@ -166,8 +167,8 @@ static int rx_prefill(struct bpf_map *flows, int ifindex, __u32 n)
 
 		for (f = plan[i].base; f < plan[i].base + plan[i].count && !err; f++) {
 			size_t len = bench_build(s, f, pkt);
-			struct ft_parse_in in = { .data = pkt, .data_end = pkt + len,
-						  .pkt_len = (__u32)len };
+			struct ft_parse_in in = {
+			    .data = pkt, .data_end = pkt + len, .pkt_len = (__u32)len};
 			struct ft_parsed pp = {};
 
 			ft_parse(&in, &pp);
@@ -175,9 +176,12 @@ static int rx_prefill(struct bpf_map *flows, int ifindex, __u32 n)
 			pp.key.dir = FT_DIR_INGRESS;
 			keys[k] = pp.key;
 			for (c = 0; c < ncpu; c++)
-				vals[(size_t)k * (size_t)ncpu + (size_t)c] = (struct ft_flow_val){
-					.packets = 8, .bytes = 8 * len, .first_ns = now,
-					.last_ns = now, .tcp_flags = pp.tcp_flags };
+				vals[(size_t)k * (size_t)ncpu + (size_t)c] =
+				    (struct ft_flow_val){.packets = 8,
+							 .bytes = 8 * len,
+							 .first_ns = now,
+							 .last_ns = now,
+							 .tcp_flags = pp.tcp_flags};
 			if (++k == RX_BATCH)
 				err = rx_flush(fd, keys, vals, &k);
 		}
@@ -209,7 +213,7 @@ static __u64 rx_count_flows(int fd)
 
 static void rx_print_counts(struct bpf_map *ifstats, struct bpf_map *flows, int ifindex)
 {
-	struct ft_if_key k = { .ifindex = (__u32)ifindex, .dir = FT_DIR_INGRESS };
+	struct ft_if_key k = {.ifindex = (__u32)ifindex, .dir = FT_DIR_INGRESS};
 	int ncpu = libbpf_num_possible_cpus(), i;
 	struct ft_if_stats *v = calloc((size_t)ncpu, sizeof(*v));
 	__u64 pkts = 0, overflow = 0;
@@ -272,27 +276,27 @@ out:
 }
 
 static const struct ft_opt rx_opts[] = {
-	{ "dev", 'i', FT_OPT_IFACE, offsetof(struct rx_cfg, dev), "IFACE", "the receiving veth" },
-	{ "prog", 'p', FT_OPT_CHOICE, offsetof(struct rx_cfg, prog), "none|xdp|tc",
-	  "what to attach (default none)", rx_prog_names },
-	{ "mode", 'm', FT_OPT_CHOICE, offsetof(struct rx_cfg, mode), "native|skb",
-	  "XDP mode (default native)", rx_mode_names },
-	{ "table", 't', FT_OPT_UINT, offsetof(struct rx_cfg, table), "N",
-	  "flow table entries (default 1048576)", NULL, 1UL << 26 },
-	{ "prefill", 0, FT_OPT_UINT, offsetof(struct rx_cfg, prefill), "N",
-	  "start with the flows of `gen -n N` in the table", NULL, BENCH_MAX_FLOWS },
-	{ "no-gro", 0, FT_OPT_FLAG, offsetof(struct rx_cfg, no_gro), NULL,
-	  "leave GRO off (XDP-redirected frames then need an XDP program here)" },
-	FT_OPT_END,
+    {"dev", 'i', FT_OPT_IFACE, offsetof(struct rx_cfg, dev), "IFACE", "the receiving veth"},
+    {"prog", 'p', FT_OPT_CHOICE, offsetof(struct rx_cfg, prog), "none|xdp|tc",
+     "what to attach (default none)", rx_prog_names},
+    {"mode", 'm', FT_OPT_CHOICE, offsetof(struct rx_cfg, mode), "native|skb",
+     "XDP mode (default native)", rx_mode_names},
+    {"table", 't', FT_OPT_UINT, offsetof(struct rx_cfg, table), "N",
+     "flow table entries (default 1048576)", NULL, 1UL << 26},
+    {"prefill", 0, FT_OPT_UINT, offsetof(struct rx_cfg, prefill), "N",
+     "start with the flows of `gen -n N` in the table", NULL, BENCH_MAX_FLOWS},
+    {"no-gro", 0, FT_OPT_FLAG, offsetof(struct rx_cfg, no_gro), NULL,
+     "leave GRO off (XDP-redirected frames then need an XDP program here)"},
+    FT_OPT_END,
 };
 
 static const struct ft_cmd rx_cmd = {
-	.name = "rxattach",
-	.summary = "attach a private flowtap to the receiving veth until SIGTERM",
-	.opts = rx_opts,
-	.cfg_size = sizeof(struct rx_cfg),
-	.max_args = 0,
-	.run = rx_run,
+    .name = "rxattach",
+    .summary = "attach a private flowtap to the receiving veth until SIGTERM",
+    .opts = rx_opts,
+    .cfg_size = sizeof(struct rx_cfg),
+    .max_args = 0,
+    .run = rx_run,
 };
 
 int main(int argc, char **argv)

@@ -29,9 +29,9 @@ __noinline int st_parse_xdp(struct xdp_md *ctx, struct ft_parsed *p)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ft_parse_in in = {
-		.data = data,
-		.data_end = data_end,
-		.pkt_len = data_end - data,
+	    .data = data,
+	    .data_end = data_end,
+	    .pkt_len = data_end - data,
 	};
 
 	if (!p)
@@ -83,7 +83,7 @@ static __always_inline void st_count(struct ft_if_stats *st, __u32 classes, __u3
 SEC("xdp")
 int st_ifstats(struct xdp_md *ctx)
 {
-	struct ft_if_key k = { .ifindex = ctx->ingress_ifindex, .dir = FT_DIR_INGRESS };
+	struct ft_if_key k = {.ifindex = ctx->ingress_ifindex, .dir = FT_DIR_INGRESS};
 	struct ft_parsed pp = {};
 	struct ft_if_stats *st;
 
