@@ -16,7 +16,10 @@ BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -I/usr/include/$(MULTIARC
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -Werror -Wno-missing-field-initializers -std=gnu11 -D_GNU_SOURCE -MD -Iinclude -Iuserspace -Ipcap -I/usr/include/libnl3 \
 	-I$(BUILD) -DFLOWTAP_VERSION='"$(VERSION)"'
-LDLIBS     += -lxdp -lbpf -lelf -lz -lpcap -lnl-route-3 -lnl-3 -ljson-c -lmicrohttpd -lm -lpthread
+FIXBUF     := $(shell pkg-config --silence-errors --cflags --libs libfixbuf)
+CFLAGS     += $(filter -I%,$(FIXBUF))
+LDLIBS     += -lxdp -lbpf -lelf -lz -lpcap -lnl-route-3 -lnl-3 -ljson-c -lmicrohttpd -lm -lpthread \
+	$(filter-out -I%,$(FIXBUF))
 ifeq ($(SANITIZE),1)
 CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS    += -fsanitize=address,undefined
