@@ -806,7 +806,7 @@ static int ft_own_map(const char *root, const char *name, enum bpf_map_type type
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		if (!ft_map_info(fd, &info) && info.type == type && info.key_size == ksz &&
-		    info.value_size == vsz && info.max_entries >= max)
+		    info.value_size == vsz && info.max_entries >= max && info.map_flags == flags)
 			return fd;
 		close(fd);
 		unlink(path);
@@ -876,6 +876,10 @@ struct ft_ckpt_slot {
 	struct ft_flow_key key;
 	struct ft_ckpt ck;
 };
+
+/* Pinned: a layout change must come with a new map (ft_own_map checks the
+ * value size). */
+_Static_assert(sizeof(struct ft_ckpt_slot) == 104, "ft_ckpt_slot layout");
 
 static void ft_ckpt_slot_put(void *arg, __u32 slot, const struct ft_flow_key *k,
 			     const struct ft_ckpt *ck)
