@@ -8,6 +8,10 @@
 ft_require_root
 ft_require_cmd valgrind jq curl python3
 [ -x "$FT_BIN" ] || ft_skip_all "flowtap is not built (make)"
+# valgrind cannot run a binary built with ASan (make SANITIZE=1).
+if nm -D "$FT_BIN" 2>/dev/null | grep -q __asan_init || nm "$FT_BIN" 2>/dev/null | grep -q __asan_init; then
+	ft_skip_all "flowtap is built with sanitizers (make SANITIZE=1): they and valgrind exclude each other"
+fi
 
 VG_ERR=99
 n=0
