@@ -224,6 +224,7 @@ struct ft_report {
 	const struct ft_hs_timeouts *hs_timeouts;
 	size_t nhs_timeouts;
 	__u64 tcp_hs_timeouts; /* their sum */
+	__u64 http_samples;    /* HTTP samples consumed from the ring buffer */
 };
 
 static inline double ft_report_epoch(const struct ft_report *r, __u64 ns)
@@ -297,6 +298,9 @@ struct ft_flowlog;
 struct ft_flowlog *ft_flowlog_open(const char *path, unsigned long max_size, unsigned int keep,
 				   int *err);
 int ft_flowlog_write(struct ft_flowlog *l, const struct ft_report *r);
+/* One HTTP sample as a line of its own: "type":"http_sample" and the
+ * fields of `flowtap http --json`. Written with the next interval's flush. */
+int ft_flowlog_sample(struct ft_flowlog *l, const struct ft_http_event *e);
 /* SIGHUP: reopen the file (after an external rotation). */
 int ft_flowlog_reopen(struct ft_flowlog *l);
 void ft_flowlog_close(struct ft_flowlog *l);
@@ -340,6 +344,7 @@ struct ft_run_config {
 	char flow_log[512];
 	unsigned long flow_log_size;
 	unsigned long flow_log_keep;
+	bool http_log; /* HTTP samples into the flow log */
 	bool ipfix;
 	struct ft_addrport ipfix_dst;
 	bool ipfix_tcp;

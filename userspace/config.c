@@ -56,6 +56,7 @@ static const struct cfg_key keys[] = {
     {"flow_log", CFG_PATH, OFF(flow_log)},
     {"flow_log_max_size", CFG_SIZE, OFF(flow_log_size), 0, 0, 1UL << 40},
     {"flow_log_keep", CFG_UINT, OFF(flow_log_keep), 0, 0, 1000},
+    {"http_log", CFG_BOOL, OFF(http_log)},
     {"ipfix", CFG_ADDRPORT, OFF(ipfix_dst), OFF(ipfix)},
     {"ipfix_transport", CFG_TRANSPORT, OFF(ipfix_tcp)},
     {"ipfix_domain", CFG_UINT, OFF(ipfix_domain), 0, 0, 0xffffffffUL},

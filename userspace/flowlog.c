@@ -161,6 +161,17 @@ static int ft_flowlog_line(struct ft_flowlog *l, const char *s)
 	return 0;
 }
 
+int ft_flowlog_sample(struct ft_flowlog *l, const struct ft_http_event *e)
+{
+	json_object *o = ft_http_json(e);
+	int err;
+
+	json_object_object_add(o, "type", json_object_new_string("http_sample"));
+	err = ft_flowlog_line(l, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return err;
+}
+
 int ft_flowlog_write(struct ft_flowlog *l, const struct ft_report *r)
 {
 	size_t i;

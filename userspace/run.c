@@ -15,6 +15,7 @@
 #include <net/route.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <bpf/libbpf.h>
 #include "cli.h"
 #include "collector.h"
 #include "datapath.h"
@@ -50,6 +51,9 @@ struct run_ctx {
 	bool syslog_open;
 	bool human; /* the terminal summary */
 	bool metrics;
+	struct ring_buffer *http_rb; /* HTTP samples (NULL: none) */
+	__u64 http_samples;	     /* consumed this interval */
+	unsigned int http_batch;     /* consumed in this poll */
 };
 
 static volatile sig_atomic_t ft_reopen;
@@ -419,12 +423,66 @@ static void ft_run_report(struct run_ctx *rc, const struct ft_report *r)
 		ft_human_report(rc, r);
 }
 
+/* Samples that could not be handled in one poll wait for the next: a
+ * flood must not keep the loop from its interval. */
+#define FT_HTTP_BATCH 4096
+
+static int ft_http_sample(void *ctx, void *data, size_t len)
+{
+	struct run_ctx *rc = ctx;
+
+	if (len < sizeof(struct ft_http_event))
+		return 0;
+	rc->http_samples++;
+	if (rc->cfg.http_log && rc->flowlog)
+		ft_flowlog_sample(rc->flowlog, data);
+	return ++rc->http_batch >= FT_HTTP_BATCH ? -EAGAIN : 0;
+}
+
+/*
+ * The collector consumes the HTTP sample ring buffer: unconsumed, it would
+ * stay full and every later sample would count as lost. (A ring buffer has
+ * one consumer position: `flowtap http` running meanwhile sees part of
+ * the samples; http_log = yes keeps them all in the flow log.)
+ */
+static void ft_run_http_open(struct run_ctx *rc)
+{
+	int fd = ft_map_fd(rc->root, "ft_http_rb");
+
+	if (fd < 0)
+		return;
+	rc->http_rb = ring_buffer__new(fd, ft_http_sample, rc, NULL);
+	close(fd); /* the ring buffer holds its own reference */
+	if (!rc->http_rb)
+		pr_warn("run: HTTP samples unavailable: %s\n", strerror(errno));
+}
+
+/* Waits up to ms for samples (or a signal), handling what comes. */
+static void ft_run_wait(struct run_ctx *rc, int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	if (!rc->http_rb) {
+		nanosleep(&ts, NULL);
+		return;
+	}
+	rc->http_batch = 0;
+	ring_buffer__poll(rc->http_rb, ms);
+}
+
 static int ft_run_cycle(struct run_ctx *rc, bool final)
 {
-	int err = ft_collector_cycle(&rc->coll, final);
+	int err;
 
+	if (rc->http_rb) {
+		rc->http_batch = 0;
+		ring_buffer__consume(rc->http_rb);
+	}
+	err = ft_collector_cycle(&rc->coll, final);
 	if (err)
 		return err;
+	rc->coll.rep.http_samples = rc->http_samples;
+	rc->http_samples = 0;
 	pr_debug("drain: %zu entries, %zu records, %.3f ms (%.3f ms CPU)\n",
 		 rc->coll.rep.st->kernel_entries, rc->coll.rep.nrecs,
 		 rc->coll.rep.st->drain_ns / 1e6, rc->coll.rep.st->drain_cpu_ns / 1e6);
@@ -447,15 +505,12 @@ static void ft_run_loop(struct run_ctx *rc)
 		now = mono_ns();
 		if (now < next) {
 			__u64 wait = next - now;
-			struct timespec ts;
 
-			/* Short sleeps: a signal between the check and the sleep
+			/* Short waits: a signal between the check and the wait
 			 * delays the exit by at most this. */
 			if (wait > 200000000ULL)
 				wait = 200000000ULL;
-			ts.tv_sec = wait / 1000000000ULL;
-			ts.tv_nsec = wait % 1000000000ULL;
-			nanosleep(&ts, NULL);
+			ft_run_wait(rc, (int)((wait + 999999) / 1000000));
 			continue;
 		}
 		ft_run_cycle(rc, false);
@@ -662,6 +717,7 @@ static int run_main(void *p, int argc, char **argv)
 		goto release;
 	}
 	rc.coll_open = true;
+	ft_run_http_open(&rc);
 	ft_run_banner(&rc);
 	ft_run_loop(&rc);
 	/* The last cycle: every flow's record closes, reason forced. */
@@ -675,6 +731,7 @@ release:
 out:
 	if (ret && !had)
 		ft_run_unwind(rc.root);
+	ring_buffer__free(rc.http_rb);
 	ft_run_close_sinks(&rc);
 	if (rc.lock_fd >= 0)
 		close(rc.lock_fd);

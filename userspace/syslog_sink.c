@@ -146,6 +146,8 @@ static void line_summary(struct line *l, const struct ft_report *r, size_t suppr
 	line_add(l, " table=%zu/%zu flow_overflow=%llu ringbuf_lost=%llu drain_ms=%.1f",
 		 st->kernel_entries - st->kernel_deleted, st->capacity, r->flow_overflow,
 		 r->http_samples_lost, st->drain_ns / 1e6);
+	if (r->http_samples)
+		line_add(l, " http_samples=%llu", r->http_samples);
 	if (r->tcp_hs_timeouts)
 		line_add(l, " tcp_syn_unanswered=%llu", r->tcp_hs_timeouts);
 	if (r->final)
