@@ -14,6 +14,45 @@
 #include "state.h"
 #include "datapath.h"
 #include "output.h"
+#include "containers.h"
+
+/*
+ * Container labels for listings: one discovery pass over veths whose peer
+ * is in another namespace, made on first use. NULL when the interface is
+ * not such a veth.
+ */
+static const struct ft_cveth *ft_labels_for(__u32 ifindex)
+{
+	static struct ft_cwatch *w;
+	static bool tried;
+
+	if (!tried) {
+		struct ft_cwatch_opts o = {};
+
+		tried = true;
+		if (ft_cwatch_new(&o, &w)) {
+			w = NULL;
+			return NULL;
+		}
+		if (ft_cwatch_scan(w) < 0 || ft_cwatch_attribute_all(w) < 0) {
+			ft_cwatch_free(w);
+			w = NULL;
+		}
+	}
+	return w ? ft_cwatch_get(w, ifindex) : NULL;
+}
+
+/* The label fields, and the direction as the container sees it. */
+static void ft_labels_json(json_object *o, __u32 ifindex, __u32 dir)
+{
+	const struct ft_cveth *v = ft_labels_for(ifindex);
+
+	if (!v)
+		return;
+	ft_ct_labels_json(&v->labels, o);
+	json_object_object_add(o, "container_direction",
+			       json_object_new_string(ft_ct_dir_name(dir)));
+}
 
 static bool ft_iface_wanted(const struct ft_iface_list *l, __u32 ifindex)
 {
@@ -57,6 +96,7 @@ static json_object *stats_row(const struct ft_if_totals *t, const char *key, con
 	json_object_object_add(o, key, json_object_new_string(val));
 	json_object_object_add(o, "packets", json_object_new_uint64(c->packets));
 	json_object_object_add(o, "bytes", json_object_new_uint64(c->bytes));
+	ft_labels_json(o, t->ifindex, t->dir);
 	return o;
 }
 
@@ -84,6 +124,7 @@ static json_object *counter_row(const struct ft_if_totals *t, const char *name, 
 	json_object_object_add(o, "direction", json_object_new_string(ft_dir_name(t->dir)));
 	json_object_object_add(o, "counter", json_object_new_string(name));
 	json_object_object_add(o, "value", json_object_new_uint64(value));
+	ft_labels_json(o, t->ifindex, t->dir);
 	return o;
 }
 
@@ -301,6 +342,14 @@ static int cmp_flows(const void *a, const void *b)
 	return vx < vy ? 1 : vx > vy ? -1 : 0;
 }
 
+static json_object *ft_flow_json_labelled(const struct ft_flow *f)
+{
+	json_object *o = ft_flow_json(f);
+
+	ft_labels_json(o, f->key.ifindex, f->key.dir);
+	return o;
+}
+
 json_object *ft_flow_json(const struct ft_flow *f)
 {
 	json_object *o = json_object_new_object();
@@ -362,6 +411,9 @@ static void flow_text(const struct ft_flow *f)
 		printf(" vlan=%u", k->vlan);
 	if (f->v.http_requests)
 		printf(" http=%u", f->v.http_requests);
+	if (ft_labels_for(k->ifindex))
+		printf(" container=%s %s", ft_labels_for(k->ifindex)->labels.container,
+		       ft_ct_dir_name(k->dir));
 	printf("\n");
 }
 
@@ -389,7 +441,7 @@ static int flows_run(void *p, int argc, char **argv)
 		if (!ft_iface_wanted(&c->ifaces, f[i].key.ifindex))
 			continue;
 		if (c->json) {
-			json_object *o = ft_flow_json(&f[i]);
+			json_object *o = ft_flow_json_labelled(&f[i]);
 
 			printf("%s%s", shown ? "," : "",
 			       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));

@@ -119,6 +119,9 @@ expect tc_http_flow_requests "$(flowsum $A '.direction=="egress" and .proto=="tc
 flags=$(ft $A flows --json | jq -r '[.[] | select(.direction=="egress" and .dport==8080) | .tcp_flags] | join(" ")')
 case "$flags" in *SYN*ACK* | *ACK*SYN*) pass tc_tcp_flags ;; *) fail tc_tcp_flags "got '$flags'" ;; esac
 
+# a0's peer lives in namespace B: listings carry it as the container label.
+expect tc_flow_labels "$(ft $A flows --json | jq -r '[.[] | select(.dport==9999)][0] | .container + " " + .container_direction')" "$B to_container"
+
 ft $A detach a0 || fail tc_detach "detach failed"
 expect tc_detach_no_qdisc "$(tc -n $A qdisc show dev a0 | grep -c clsact)" 0
 expect tc_detach_status "$(ft $A status --json)" "[]"
