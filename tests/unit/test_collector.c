@@ -879,7 +879,7 @@ static void test_config(void)
 	    {"all_keys",
 	     "interface = lo\nhook = tc\ninterval = 2.5\nsyslog = yes\nsyslog_top = 3\n"
 	     "syslog_facility = local3\nsyslog_max_lines = 50\nsyslog_ended = on\n"
-	     "flow_log = /tmp/x.jsonl\nflow_log_max_size = 10M\nflow_log_keep = 3\n"
+	     "flow_log = /tmp/x.jsonl\nflow_log_max_size = 10M\nflow_log_keep = 3\nhttp_log = yes\n"
 	     "ipfix = 127.0.0.1:4739\nipfix_transport = tcp\nipfix_domain = 7\n"
 	     "ipfix_template_refresh = 30s\nmetrics = [::1]:9477\ncontainers = no\n"
 	     "keep = true\ncheckpoint = off\nflow_table_size = 1000\n"
