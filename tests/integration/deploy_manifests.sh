@@ -90,7 +90,6 @@ def rel(path):
     return os.path.relpath(path, ROOT)
 
 
-# ---------------------------------------------------------------- the binary
 def run_out(args):
     try:
         p = subprocess.run(args, capture_output=True, text=True, timeout=20)
@@ -117,7 +116,6 @@ def options(cmd):
     return _opts[cmd]
 
 
-# ---------------------------------------------------------------- YAML
 class StrictLoader(yaml.SafeLoader if yaml else object):
     pass
 
@@ -226,7 +224,6 @@ def check_yaml_kinds():
     verdict("yaml_kinds", problems)
 
 
-# ------------------------------------------------------------ the DaemonSet
 LINUX_CAPS = set("""CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
 LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE
 SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME
@@ -292,147 +289,191 @@ def docs_of(kind):
     return [(f, i, d) for f, i, d in DOCS if d.get("kind") == kind]
 
 
+def ds_pod(d, spec, ns):
+    """Selector, host namespaces, containers, service account, Pod Security."""
+    problems = []
+    sel = field(d, "spec.selector.matchLabels") or {}
+    labels = field(d, "spec.template.metadata.labels") or {}
+    if not sel or any(labels.get(k) != v for k, v in sel.items()):
+        problems.append("spec.selector.matchLabels not all in the pod template's labels")
+    for k in ("hostNetwork", "hostPID"):
+        if spec.get(k) is not True:
+            problems.append(f"{k} is not true")
+    for cc in spec.get("containers", []):
+        if not cc.get("name") or not cc.get("image"):
+            problems.append("a container without name or image")
+    sa = spec.get("serviceAccountName")
+    if sa and not any(field(x, "metadata.name") == sa and field(x, "metadata.namespace") == ns
+                      for _, _, x in docs_of("ServiceAccount")):
+        problems.append(f"serviceAccount {sa} is not defined here")
+    nsdoc = [x for _, _, x in docs_of("Namespace") if field(x, "metadata.name") == ns]
+    if nsdoc and field(nsdoc[0], "metadata.labels", {}).get(
+            "pod-security.kubernetes.io/enforce") not in (None, "privileged"):
+        problems.append("the namespace's Pod Security level rejects hostNetwork/hostPID")
+    return problems
+
+
+def ds_security(sc):
+    problems = []
+    caps = field(sc, "capabilities.add") or []
+    if sc.get("privileged") is True:
+        problems.append("privileged: the point is a short capability list")
+    if "ALL" not in (field(sc, "capabilities.drop") or []):
+        problems.append("capabilities.drop lacks ALL")
+    bad = [x for x in caps if x not in LINUX_CAPS]
+    if bad:
+        problems.append(f"unknown capabilities {bad} (Kubernetes wants them without CAP_)")
+    if len(set(caps)) != len(caps):
+        problems.append("a capability added twice")
+    if sc.get("allowPrivilegeEscalation") is False and "SYS_ADMIN" in caps:
+        problems.append("allowPrivilegeEscalation: false with SYS_ADMIN is refused by the "
+                        "API server")
+    return problems
+
+
+def ds_hostpath(m, hp, privileged):
+    """One hostPath mount: at the host's path, read-only but bpffs, no socket above."""
+    problems, path = [], hp.get("path", "")
+    if hp.get("type", "") not in HOSTPATH_TYPES:
+        problems.append(f"volume {m['name']}: hostPath type {hp.get('type')}")
+    if path != m.get("mountPath"):
+        problems.append(f"volume {m['name']}: {path} mounted at {m.get('mountPath')}; "
+                        "flowtap reads the host's paths")
+    if path != "/sys/fs/bpf" and m.get("readOnly") is not True:
+        problems.append(f"hostPath {path} is not readOnly")
+    for s in SOCKETS:
+        if (s + "/").startswith(path.rstrip("/") + "/"):
+            problems.append(f"hostPath {path} contains the socket {s}")
+    return problems
+
+
+def ds_mounts(spec, c, privileged):
+    problems, hostmounts = [], set()
+    vols = {v.get("name"): v for v in spec.get("volumes", []) or []}
+    mounts = c.get("volumeMounts") or []
+    paths = [m.get("mountPath") for m in mounts]
+    if len(set(paths)) != len(paths):
+        problems.append("two mounts at one path")
+    for m in mounts:
+        v = vols.get(m.get("name"))
+        if v is None:
+            problems.append(f"mount {m.get('name')} has no volume")
+            continue
+        prop = m.get("mountPropagation", "None")
+        if prop not in ("None", "HostToContainer", "Bidirectional"):
+            problems.append(f"mount {m['name']}: mountPropagation {prop}")
+        if prop == "Bidirectional" and not privileged:
+            problems.append(f"mount {m['name']}: Bidirectional needs a privileged container")
+        if v.get("hostPath"):
+            problems += ds_hostpath(m, v["hostPath"], privileged)
+            hostmounts.add(v["hostPath"].get("path"))
+    if "/sys/fs/bpf" not in hostmounts:
+        problems.append("the host's /sys/fs/bpf is not mounted (pins would die with the pod)")
+    for p in sorted(source_paths()):
+        if not any(p == h or p.startswith(h.rstrip("/") + "/") for h in hostmounts):
+            problems.append(f"userspace/ reads {p}, which is not mounted")
+    return problems
+
+
+def ds_probes_env(c, argv):
+    problems = []
+    ports = {p.get("name"): p.get("containerPort") for p in c.get("ports", []) or []}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        pr = c.get(probe)
+        if not pr:
+            if probe != "startupProbe":
+                problems.append(f"no {probe}")
+            continue
+        port = field(pr, "httpGet.port")
+        if port not in ports and port not in ports.values():
+            problems.append(f"{probe} port {port} is not a container port")
+        if not str(field(pr, "httpGet.path", "")).startswith("/"):
+            problems.append(f"{probe} path")
+    env = {e.get("name") for e in c.get("env", []) or []}
+    for a in argv:
+        for var in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", str(a)):
+            if var not in env:
+                problems.append(f"$({var}) in the arguments is not in env")
+    return problems
+
+
+def ds_metrics(d, c, argv):
+    """--metrics: reachable by the kubelet and Prometheus, on the declared port."""
+    ports = {p.get("containerPort") for p in c.get("ports", []) or []}
+    metrics = arg_value(argv, "--metrics")
+    if not metrics:
+        return ["no --metrics"]
+    problems = []
+    host, _, port = metrics.rpartition(":")
+    if host in ("", "127.0.0.1", "localhost", "[::1]", "::1"):
+        problems.append("--metrics on loopback: the kubelet and Prometheus cannot reach it")
+    if not port.isdigit() or int(port) not in ports:
+        problems.append(f"--metrics port {port} is not a container port")
+    ann = field(d, "spec.template.metadata.annotations", {}) or {}
+    if "prometheus.io/port" in ann and ann["prometheus.io/port"] != port:
+        problems.append(f"prometheus.io/port {ann['prometheus.io/port']} != {port}")
+    return problems
+
+
+def ds_config(spec, c, argv, ns):
+    """--config names a key of a ConfigMap mounted there; saved for the live run."""
+    cfg = arg_value(argv, "--config")
+    if not cfg:
+        return []
+    vols = {v.get("name"): v for v in spec.get("volumes", []) or []}
+    m = [m for m in c.get("volumeMounts") or [] if os.path.dirname(cfg) == m.get("mountPath")]
+    cm = vols.get(m[0]["name"], {}).get("configMap") if m else None
+    cms = [x for _, _, x in docs_of("ConfigMap") if cm and
+           field(x, "metadata.name") == cm.get("name") and field(x, "metadata.namespace") == ns]
+    key = os.path.basename(cfg)
+    if not cms or key not in (cms[0].get("data") or {}):
+        return [f"--config {cfg} is not a file of a ConfigMap mounted there"]
+    out = os.path.join(TMP, "configmap-" + key)
+    with open(out, "w") as fo:
+        fo.write(cms[0]["data"][key])
+    print(f"DATA configmap_conf={out}")
+    return []
+
+
+def ds_resources(c):
+    problems, res = [], c.get("resources") or {}
+    for r in ("cpu", "memory"):
+        req, lim = field(res, f"requests.{r}"), field(res, f"limits.{r}")
+        if req is None or lim is None:
+            problems.append(f"no {r} request or limit")
+            continue
+        qr, ql = quantity(req, r == "cpu"), quantity(lim, r == "cpu")
+        if qr is None or ql is None:
+            problems.append(f"bad {r} quantity {req}/{lim}")
+        elif qr > ql:
+            problems.append(f"{r} request {req} above limit {lim}")
+    return problems
+
+
 def check_daemonset():
-    CAPS = None
+    """Each DaemonSet; returns the flowtap container's capabilities."""
+    caps = None
     for f, i, d in docs_of("DaemonSet"):
-        loc, problems = where(f, i, d), []
+        name = f"daemonset_{field(d, 'metadata.name')}"
         ns = field(d, "metadata.namespace")
-        sel = field(d, "spec.selector.matchLabels") or {}
-        labels = field(d, "spec.template.metadata.labels") or {}
-        if not sel or any(labels.get(k) != v for k, v in sel.items()):
-            problems.append("spec.selector.matchLabels not all in the pod template's labels")
         spec = field(d, "spec.template.spec") or {}
-        for k in ("hostNetwork", "hostPID"):
-            if spec.get(k) is not True:
-                problems.append(f"{k} is not true")
+        problems = ds_pod(d, spec, ns)
         c, argv = ds_container(d)
         if not c:
-            verdict(f"daemonset_{field(d, 'metadata.name')}", problems + ["no flowtap container"])
+            verdict(name, problems + ["no flowtap container"])
             continue
-        for cc in spec.get("containers", []):
-            if not cc.get("name") or not cc.get("image"):
-                problems.append("a container without name or image")
         sc = c.get("securityContext") or {}
+        problems += ds_security(sc)
+        problems += ds_mounts(spec, c, sc.get("privileged") is True)
+        problems += ds_probes_env(c, argv)
+        problems += ds_metrics(d, c, argv)
+        problems += ds_config(spec, c, argv, ns)
+        problems += ds_resources(c)
+        verdict(name, problems)
         caps = field(sc, "capabilities.add") or []
-        drop = field(sc, "capabilities.drop") or []
-        if sc.get("privileged") is True:
-            problems.append("privileged: the point is a short capability list")
-        if "ALL" not in drop:
-            problems.append("capabilities.drop lacks ALL")
-        bad = [x for x in caps if x not in LINUX_CAPS]
-        if bad:
-            problems.append(f"unknown capabilities {bad} (Kubernetes wants them without CAP_)")
-        if len(set(caps)) != len(caps):
-            problems.append("a capability added twice")
-        if sc.get("allowPrivilegeEscalation") is False and "SYS_ADMIN" in caps:
-            problems.append("allowPrivilegeEscalation: false with SYS_ADMIN is refused by the API server")
-        if spec.get("serviceAccountName") and not any(
-                field(x, "metadata.name") == spec["serviceAccountName"] and
-                field(x, "metadata.namespace") == ns for _, _, x in docs_of("ServiceAccount")):
-            problems.append(f"serviceAccount {spec['serviceAccountName']} is not defined here")
-        nsdoc = [x for _, _, x in docs_of("Namespace") if field(x, "metadata.name") == ns]
-        if nsdoc and field(nsdoc[0], "metadata.labels", {}).get(
-                "pod-security.kubernetes.io/enforce") not in (None, "privileged"):
-            problems.append("the namespace's Pod Security level rejects hostNetwork/hostPID")
-
-        # volumes and mounts
-        vols = {v.get("name"): v for v in spec.get("volumes", []) or []}
-        mounts = c.get("volumeMounts") or []
-        paths = [m.get("mountPath") for m in mounts]
-        if len(set(paths)) != len(paths):
-            problems.append("two mounts at one path")
-        hostmounts = {}
-        for m in mounts:
-            v = vols.get(m.get("name"))
-            if v is None:
-                problems.append(f"mount {m.get('name')} has no volume")
-                continue
-            prop = m.get("mountPropagation", "None")
-            if prop not in ("None", "HostToContainer", "Bidirectional"):
-                problems.append(f"mount {m['name']}: mountPropagation {prop}")
-            if prop == "Bidirectional" and sc.get("privileged") is not True:
-                problems.append(f"mount {m['name']}: Bidirectional needs a privileged container")
-            hp = v.get("hostPath")
-            if hp:
-                if hp.get("type", "") not in HOSTPATH_TYPES:
-                    problems.append(f"volume {m['name']}: hostPath type {hp.get('type')}")
-                if hp.get("path") != m.get("mountPath"):
-                    problems.append(f"volume {m['name']}: {hp.get('path')} mounted at "
-                                    f"{m.get('mountPath')}; flowtap reads the host's paths")
-                if hp.get("path") != "/sys/fs/bpf" and m.get("readOnly") is not True:
-                    problems.append(f"hostPath {hp.get('path')} is not readOnly")
-                for s in SOCKETS:
-                    if (s + "/").startswith(hp.get("path", "").rstrip("/") + "/"):
-                        problems.append(f"hostPath {hp.get('path')} contains the socket {s}")
-                hostmounts[hp.get("path")] = m
-        if "/sys/fs/bpf" not in hostmounts:
-            problems.append("the host's /sys/fs/bpf is not mounted (pins would die with the pod)")
-        for p in sorted(source_paths()):
-            if not any(p == h or p.startswith(h.rstrip("/") + "/") for h in hostmounts):
-                problems.append(f"userspace/ reads {p}, which is not mounted")
-
-        # ports, probes, metrics, config
-        ports = {p.get("name"): p.get("containerPort") for p in c.get("ports", []) or []}
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            pr = c.get(probe)
-            if not pr:
-                if probe != "startupProbe":
-                    problems.append(f"no {probe}")
-                continue
-            port = field(pr, "httpGet.port")
-            if port not in ports and port not in ports.values():
-                problems.append(f"{probe} port {port} is not a container port")
-            if not str(field(pr, "httpGet.path", "")).startswith("/"):
-                problems.append(f"{probe} path")
-        env = {e.get("name") for e in c.get("env", []) or []}
-        for a in argv:
-            for var in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", str(a)):
-                if var not in env:
-                    problems.append(f"$({var}) in the arguments is not in env")
-        metrics = arg_value(argv, "--metrics")
-        if not metrics:
-            problems.append("no --metrics")
-        else:
-            host, _, port = metrics.rpartition(":")
-            if host in ("", "127.0.0.1", "localhost", "[::1]", "::1"):
-                problems.append("--metrics on loopback: the kubelet and Prometheus cannot reach it")
-            if not port.isdigit() or int(port) not in ports.values():
-                problems.append(f"--metrics port {port} is not a container port")
-            ann = field(d, "spec.template.metadata.annotations", {}) or {}
-            if "prometheus.io/port" in ann and ann["prometheus.io/port"] != port:
-                problems.append(f"prometheus.io/port {ann['prometheus.io/port']} != {port}")
-        cfg = arg_value(argv, "--config")
-        if cfg:
-            m = [m for m in mounts if os.path.dirname(cfg) == m.get("mountPath")]
-            cm = vols.get(m[0]["name"], {}).get("configMap") if m else None
-            cms = [x for _, _, x in docs_of("ConfigMap")
-                   if cm and field(x, "metadata.name") == cm.get("name") and
-                   field(x, "metadata.namespace") == ns]
-            if not cms or os.path.basename(cfg) not in (cms[0].get("data") or {}):
-                problems.append(f"--config {cfg} is not a file of a ConfigMap mounted there")
-            else:
-                out = os.path.join(TMP, "configmap-" + os.path.basename(cfg))
-                with open(out, "w") as fo:
-                    fo.write(cms[0]["data"][os.path.basename(cfg)])
-                print(f"DATA configmap_conf={out}")
-
-        # resources
-        res = c.get("resources") or {}
-        for r in ("cpu", "memory"):
-            req, lim = field(res, f"requests.{r}"), field(res, f"limits.{r}")
-            if req is None or lim is None:
-                problems.append(f"no {r} request or limit")
-                continue
-            qr, ql = quantity(req, r == "cpu"), quantity(lim, r == "cpu")
-            if qr is None or ql is None:
-                problems.append(f"bad {r} quantity {req}/{lim}")
-            elif qr > ql:
-                problems.append(f"{r} request {req} above limit {lim}")
-        verdict(f"daemonset_{field(d, 'metadata.name')}", problems)
-        CAPS = caps
-    if CAPS is not None:
-        print("DATA caps=" + ",".join(CAPS))
-    return CAPS
+    if caps is not None:
+        print("DATA caps=" + ",".join(caps))
+    return caps
 
 
 def check_service():
@@ -481,7 +522,6 @@ def check_servicemonitor():
         verdict(f"servicemonitor_{field(d, 'metadata.name')}", problems)
 
 
-# ---------------------------------------------------------- config files
 def config_keys():
     src = os.path.join(ROOT, "userspace", "config.c")
     if os.path.exists(src):
@@ -502,7 +542,6 @@ def check_config(name, text):
     verdict(name, problems)
 
 
-# -------------------------------------------------------------- Dockerfile
 def dockerfile_instructions(text):
     out, cur = [], ""
     for line in text.splitlines():
@@ -554,12 +593,10 @@ def apt_closure(pkgs):
             and not l.startswith("<")}
 
 
-def check_dockerfile():
-    path = os.path.join(DEPLOY, "Dockerfile")
-    if not os.path.exists(path):
-        return say("FAIL", "dockerfile", "no docs/deploy/Dockerfile")
+def dockerfile_stages(text):
+    """[{image, name, ins: [(INSTRUCTION, rest)]}] and what precedes the first FROM."""
     stages, problems = [], []
-    for ins, rest in dockerfile_instructions(read(path)):
+    for ins, rest in dockerfile_instructions(text):
         if ins == "FROM":
             m = re.match(r"(\S+)(?:\s+AS\s+(\S+))?$", rest, re.I)
             stages.append({"image": m.group(1) if m else rest, "name": m and m.group(2),
@@ -569,9 +606,14 @@ def check_dockerfile():
                 problems.append(f"{ins} before the first FROM")
         else:
             stages[-1]["ins"].append((ins, rest))
-    if len(stages) < 2:
-        problems.append("not multi-stage")
-        return verdict("dockerfile_stages", problems)
+    return stages, problems
+
+
+def stage_pkgs(stage):
+    return [p for i, r in stage["ins"] if i == "RUN" for p in apt_installs(r)]
+
+
+def df_structure(stages, problems):
     for s in stages:
         if not re.match(r"debian:bookworm(-slim)?(@sha256:[0-9a-f]{64})?$", s["image"]):
             problems.append(f"FROM {s['image']}: not Debian bookworm")
@@ -580,8 +622,7 @@ def check_dockerfile():
     if not re.search(r"(^|[\s;&])make(\s|$)", runs):
         problems.append("the build stage does not run make")
     copies = [r for i, r in runtime["ins"] if i == "COPY" and "--from=" in r]
-    names = {build["name"], "0"}
-    if not any(re.search(r"--from=(\S+)", c).group(1) in names for c in copies):
+    if not any(re.search(r"--from=(\S+)", c).group(1) in (build["name"], "0") for c in copies):
         problems.append("the runtime stage copies nothing from the build stage")
     dest = copies[0].split()[-1] if copies else None
     ep = [r for i, r in runtime["ins"] if i == "ENTRYPOINT"]
@@ -592,52 +633,49 @@ def check_dockerfile():
         problems.append("ENTRYPOINT is not in exec (JSON) form")
     if dest and ep_argv and ep_argv[0] != dest:
         problems.append(f"ENTRYPOINT {ep_argv[0]} is not the copied {dest}")
-    rt_pkgs = [p for i, r in runtime["ins"] if i == "RUN" for p in apt_installs(r)]
-    heavy = [p for p in rt_pkgs if p.endswith("-dev") or p in ("gcc", "clang", "llvm", "make")]
+    heavy = [p for p in stage_pkgs(runtime)
+             if p.endswith("-dev") or p in ("gcc", "clang", "llvm", "make")]
     if heavy:
         problems.append(f"the runtime stage installs build tools {heavy}")
     verdict("dockerfile_stages", problems)
 
-    # build dependencies: the Makefile's -dev packages and compilers
-    problems = []
+
+def df_build_deps(build):
+    """The build stage installs the Makefile's -dev packages and compilers."""
     out = run_out(["make", "-s", "--no-print-directory", "-C", ROOT,
                    "--eval", "ft-print-pkgs: ; @echo $(DEBIAN_PKGS)", "ft-print-pkgs"])
-    mk = (out or "").split()
-    need = [p for p in mk if (p.endswith("-dev") and not p.startswith("libclang-rt"))
-            or p in ("clang", "llvm", "bpftool")]
-    b_pkgs = set(p for i, r in build["ins"] if i == "RUN" for p in apt_installs(r))
+    need = [p for p in (out or "").split() if (p.endswith("-dev") and
+            not p.startswith("libclang-rt")) or p in ("clang", "llvm", "bpftool")]
     if not need:
-        say("SKIP", "dockerfile_build_deps", "cannot read DEBIAN_PKGS from the Makefile")
-    else:
-        missing = [p for p in need if p not in b_pkgs]
-        if missing:
-            problems.append(f"the build stage does not install {missing} (Makefile DEBIAN_PKGS)")
-        verdict("dockerfile_build_deps", problems)
+        return say("SKIP", "dockerfile_build_deps", "cannot read DEBIAN_PKGS from the Makefile")
+    missing = [p for p in need if p not in stage_pkgs(build)]
+    verdict("dockerfile_build_deps", [f"the build stage does not install {missing} "
+                                      "(Makefile DEBIAN_PKGS)"] if missing else [])
 
-    # runtime libraries: what the binary loads, mapped to Debian packages
+
+def df_runtime_libs(runtime):
+    """What the binary loads, mapped to Debian packages, against the runtime stage."""
     if not os.access(BIN, os.X_OK):
         return say("SKIP", "dockerfile_runtime_libs", "no ./flowtap (run make)")
     if not run_out(["dpkg", "--version"]):
         return say("SKIP", "dockerfile_runtime_libs", "no dpkg")
-    ldd = run_out(["ldd", BIN]) or ""
-    libs = re.findall(r"=>\s+(/\S+)", ldd)
+    rt_pkgs = stage_pkgs(runtime)
+    libs = re.findall(r"=>\s+(/\S+)", run_out(["ldd", BIN]) or "")
     needed = re.findall(r"\(NEEDED\).*\[(.+)\]", run_out(["readelf", "-d", BIN]) or "")
     closure = apt_closure(rt_pkgs) or set()
-    problems, direct, mapped = [], set(), {}
+    problems, mapped = [], {}
     for lib in libs:
         pkg = pkg_of(lib)
-        if not pkg:
+        if pkg:
+            mapped[os.path.basename(lib)] = pkg.split(",")[0].split(":")[0]
+        else:
             problems.append(f"{lib}: no Debian package owns it")
-            continue
-        pkg = pkg.split(",")[0].split(":")[0]
-        mapped[os.path.basename(lib)] = pkg
-        if os.path.basename(lib) in needed:
-            direct.add(pkg)
     for lib, pkg in sorted(mapped.items()):
         if pkg == "libc6":
             continue  # in every Debian image
-        if pkg in direct and pkg not in rt_pkgs:
-            problems.append(f"{lib} (NEEDED) is in {pkg}, which the runtime stage does not install")
+        if lib in needed and pkg not in rt_pkgs:
+            problems.append(f"{lib} (NEEDED) is in {pkg}, which the runtime stage does not "
+                            "install")
         elif pkg not in rt_pkgs and pkg not in closure:
             problems.append(f"{lib} is in {pkg}, neither installed nor a dependency of what is")
     extra = sorted(set(rt_pkgs) - set(mapped.values()))
@@ -647,7 +685,18 @@ def check_dockerfile():
     verdict("dockerfile_runtime_libs", problems)
 
 
-# ------------------------------------------------------------ systemd unit
+def check_dockerfile():
+    path = os.path.join(DEPLOY, "Dockerfile")
+    if not os.path.exists(path):
+        return say("FAIL", "dockerfile_stages", "no docs/deploy/Dockerfile")
+    stages, problems = dockerfile_stages(read(path))
+    if len(stages) < 2:
+        return verdict("dockerfile_stages", problems + ["not multi-stage"])
+    df_structure(stages, problems)
+    df_build_deps(stages[0])
+    df_runtime_libs(stages[-1])
+
+
 UNIT_KEYS = {
     "Unit": """Description Documentation After Before Wants Requires Requisite BindsTo PartOf
         Conflicts RequiresMountsFor ConditionPathExists ConditionPathIsMountPoint
@@ -712,44 +761,70 @@ def parse_unit(text):
     return entries, problems
 
 
-def check_unit(caps):
-    path = os.path.join(DEPLOY, "flowtap.service")
-    if not os.path.exists(path):
-        return say("FAIL", "unit", "no docs/deploy/flowtap.service")
-    entries, problems = parse_unit(read(path))
+def unit_entry(n, sec, k, v, known):
+    """Problems of one key=value line."""
+    problems = []
+    if sec in known and k not in known[sec]:
+        problems.append(f"line {n}: unknown key {k} in [{sec}]")
+    if k in UNIT_BOOL and v.lower() not in BOOLS:
+        problems.append(f"line {n}: {k}={v} is not a boolean")
+    if k in UNIT_ENUM and v not in UNIT_ENUM[k]:
+        problems.append(f"line {n}: {k}={v}")
+    if k.startswith("Exec") and not re.match(r"[-@:+!]*/", v):
+        problems.append(f"line {n}: {k} needs an absolute path")
+    if k in ("CapabilityBoundingSet", "AmbientCapabilities"):
+        bad = [c for c in v.lstrip("~").split()
+               if not c.startswith("CAP_") or c[4:] not in LINUX_CAPS]
+        if bad:
+            problems.append(f"line {n}: unknown capabilities {bad}")
+    if k == "RestrictAddressFamilies":
+        bad = [a for a in v.lstrip("~").split() if not re.fullmatch(r"AF_[A-Z0-9]+", a)]
+        if bad:
+            problems.append(f"line {n}: {bad}")
+    return problems
+
+
+def unit_syntax(entries, problems):
+    """Known keys and values; returns {key: [values]}."""
     known = {s: set(v.split()) for s, v in UNIT_KEYS.items()}
     seen, vals = set(), {}
     for n, sec, k, v in entries:
-        if sec in known and k not in known[sec]:
-            problems.append(f"line {n}: unknown key {k} in [{sec}]")
+        problems += unit_entry(n, sec, k, v, known)
         if (sec, k) in seen and k not in UNIT_MULTI:
             problems.append(f"line {n}: {k} given twice")
         seen.add((sec, k))
         vals.setdefault(k, []).append(v)
-        if k in UNIT_BOOL and v.lower() not in BOOLS:
-            problems.append(f"line {n}: {k}={v} is not a boolean")
-        if k in UNIT_ENUM and v not in UNIT_ENUM[k]:
-            problems.append(f"line {n}: {k}={v}")
-        if k.startswith("Exec") and not re.match(r"[-@:+!]*/", v):
-            problems.append(f"line {n}: {k} needs an absolute path")
-        if k in ("CapabilityBoundingSet", "AmbientCapabilities"):
-            bad = [c for c in v.lstrip("~").split() if not c.startswith("CAP_") or
-                   c[4:] not in LINUX_CAPS]
-            if bad:
-                problems.append(f"line {n}: unknown capabilities {bad}")
-        if k == "RestrictAddressFamilies":
-            bad = [a for a in v.lstrip("~").split() if not re.fullmatch(r"AF_[A-Z0-9]+", a)]
-            if bad:
-                problems.append(f"line {n}: {bad}")
     for s in ("Unit", "Service", "Install"):
         if not any(sec == s for _, sec, _, _ in entries):
             problems.append(f"no [{s}]")
     verdict("unit_syntax", problems)
+    return vals
 
+
+def unit_flow_log_writable(argv, vals, rw):
+    """The flow log of the config ExecStart names is writable under ProtectSystem=strict."""
+    cfg = arg_value(argv, "--config")
+    if not cfg:
+        return []
+    conf = os.path.join(DEPLOY, os.path.basename(cfg))
+    if not os.path.exists(conf):
+        return [f"ExecStart's --config {cfg}: no {os.path.basename(cfg)} in docs/deploy"]
+    m = re.search(r"^\s*flow_log\s*=\s*(\S+)", read(conf), re.M)
+    if not m:
+        return []
+    d = os.path.dirname(m.group(1))
+    logs = " ".join(vals.get("LogsDirectory", [])).split()
+    if any(d == p or d.startswith(p + "/") for p in rw) or \
+            any(d == "/var/log/" + x for x in logs):
+        return []
+    return [f"flow_log directory {d} is read-only under ProtectSystem=strict"]
+
+
+def unit_hardening(vals, caps):
     problems = []
+    words = lambda k: set(" ".join(vals.get(k, [])).split())
     one = lambda k: (vals.get(k) or [""])[-1]
-    bnd = set(" ".join(vals.get("CapabilityBoundingSet", [])).split())
-    amb = set(" ".join(vals.get("AmbientCapabilities", [])).split())
+    bnd, amb = words("CapabilityBoundingSet"), words("AmbientCapabilities")
     if not bnd:
         problems.append("no CapabilityBoundingSet")
     if not amb <= bnd:
@@ -760,34 +835,28 @@ def check_unit(caps):
         problems.append("NoNewPrivileges is not yes")
     if one("ProtectSystem") != "strict":
         problems.append("ProtectSystem is not strict")
-    rw = " ".join(vals.get("ReadWritePaths", [])).split()
-    if not any(p.lstrip("-") == "/sys/fs/bpf" for p in rw):
+    rw = [p.lstrip("-") for p in words("ReadWritePaths")]
+    if "/sys/fs/bpf" not in rw:
         problems.append("/sys/fs/bpf is not in ReadWritePaths")
-    fam = set(" ".join(vals.get("RestrictAddressFamilies", [])).split())
     need = {"AF_UNIX", "AF_NETLINK", "AF_INET", "AF_INET6"}
-    if not need <= fam:
-        problems.append(f"RestrictAddressFamilies lacks {sorted(need - fam)}")
-    start = vals.get("ExecStart", [""])[-1]
-    argv = shlex.split(start.lstrip("-@:+!"))
+    if not need <= words("RestrictAddressFamilies"):
+        problems.append(f"RestrictAddressFamilies lacks "
+                        f"{sorted(need - words('RestrictAddressFamilies'))}")
+    argv = shlex.split(one("ExecStart").lstrip("-@:+!"))
     if not is_flowtap(argv) or argv[1:2] != ["run"]:
         problems.append("ExecStart is not `flowtap run ...`")
-    # the flow log of the config it runs must be writable under ProtectSystem=strict
-    cfg = arg_value(argv, "--config")
-    conf = os.path.join(DEPLOY, os.path.basename(cfg)) if cfg else None
-    if conf and os.path.exists(conf):
-        m = re.search(r"^\s*flow_log\s*=\s*(\S+)", read(conf), re.M)
-        if m:
-            d = os.path.dirname(m.group(1))
-            ok = any(d == p.lstrip("-") or d.startswith(p.lstrip("-") + "/") for p in rw)
-            ok |= any(d == "/var/log/" + x for x in " ".join(vals.get("LogsDirectory", [])).split())
-            if not ok:
-                problems.append(f"flow_log directory {d} is read-only under ProtectSystem=strict")
-    elif cfg:
-        problems.append(f"ExecStart's --config {cfg}: no {os.path.basename(cfg)} in docs/deploy")
+    problems += unit_flow_log_writable(argv, vals, rw)
     verdict("unit_hardening", problems)
 
 
-# --------------------------------------------------------- commands and flags
+def check_unit(caps):
+    path = os.path.join(DEPLOY, "flowtap.service")
+    if not os.path.exists(path):
+        return say("FAIL", "unit_syntax", "no docs/deploy/flowtap.service")
+    entries, problems = parse_unit(read(path))
+    unit_hardening(unit_syntax(entries, problems), caps)
+
+
 def segments(line):
     for seg in re.split(r"\|\||&&|[|;`]|\$\(", line):
         try:
@@ -929,7 +998,6 @@ fi
 
 data() { sed -n "s/^$1=//p" "$FT_TMP/data" | tail -n 1; }
 
-# ---------------------------------------------------------------- live
 live_skip() {
 	ft_skip live "$1"
 	ft_done
