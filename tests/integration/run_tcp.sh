@@ -177,4 +177,31 @@ expect active_exact "$(jsum $F "$act" packets_delta)" 10
 expect one_end_per_flow "$(jq -sc 'map(select(.type == null)) | group_by([.direction, .proto, .src, .dst, .sport, .dport, .type, .code]) | map([.[] | select(.end_reason != null and .end_reason != "active")] | length) | unique' $F)" '[1]'
 expect deltas_add_up "$(jq -sc 'map(select(.type == null)) | group_by([.direction, .proto, .src, .dst, .sport, .dport, .type, .code]) | map(([.[] | .packets_delta] | add) == (.[-1].packets)) | unique' $F)" '[true]'
 [ -s $T/d1.err ] && fail stderr_clean "$(head -3 $T/d1.err)" || pass stderr_clean
+# A small table: what does not fit is counted as overflow packet for
+# packet, and past the high-water mark the longest-idle flows are evicted
+# (lack_of_resources) so new ones fit again.
+printf '%s\n' 'interval = 1s' 'table_high_water = 50' 'table_low_water = 25' >$T/small.conf
+ip netns exec $B python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.18.0.2", 6000)); time.sleep(60)
+' &
+FT_PIDS+=($!)
+F2=$T/small.jsonl
+start_run d2 -i a0 --config $T/small.conf --flow-table-size 64 --flow-log $F2 ||
+	fail small_start "$(cat $T/d2.err)"
+# 100 flows of one packet each, faster than a drain
+ip netns exec $A python3 -c '
+import socket
+for i in range(100):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.18.0.1", 42000 + i))
+    s.sendto(b"x" * 10, ("198.18.0.2", 6000)); s.close()
+'
+sleep 2.5
+inflows=$(jq -s '[.[] | select(.direction == "egress" and .dport == 6000) | .packets_delta] | add' $F2)
+over=$(ft stats --json -i a0 | jq '[.[] | select(.direction == "egress" and .counter == "flow_overflow") | .value] | add')
+expect small_table_nothing_lost "$inflows + $over" "$((100 - over)) + $over"
+expect small_table_overflowed "$([ "$over" -gt 0 ] && echo yes)" yes
+expect small_table_evicted "$(jq -s '[.[] | select(.end_reason == "lack_of_resources")] | length > 0' $F2)" true
+stop_run d2
+
 ft_done
