@@ -10,7 +10,7 @@ DEBIAN_PKGS := clang llvm libbpf-dev libxdp-dev xdp-tools libpcap-dev libelf-dev
 	libnl-3-dev libnl-route-3-dev libjson-c-dev libmicrohttpd-dev libfixbuf-dev bpftool \
 	linux-libc-dev clang-format libclang-rt-14-dev valgrind \
 	iproute2 iputils-ping ethtool nftables tcpdump tshark curl netcat-openbsd jq \
-	python3 python3-scapy prometheus nfdump gnuplot-nox podman runc busybox-static
+	python3 python3-scapy python3-yaml prometheus nfdump gnuplot-nox podman runc busybox-static
 
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -I/usr/include/$(MULTIARCH) -Iinclude -MD
 CFLAGS     ?= -O2 -g

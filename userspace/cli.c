@@ -70,8 +70,8 @@ int ft_fail(const char *cmd, const char *what, int err)
 	if (err < 0)
 		err = -err;
 	if (err == EPERM || err == EACCES)
-		pr_err("%s: %s: permission denied (flowtap needs root: CAP_BPF, CAP_NET_ADMIN, "
-		       "CAP_PERFMON)\n",
+		pr_err("%s: %s: permission denied (flowtap needs root: CAP_BPF, CAP_PERFMON, "
+		       "CAP_NET_ADMIN, CAP_SYS_ADMIN)\n",
 		       cmd, what);
 	else
 		pr_err("%s: %s: %s\n", cmd, what, strerror(err));
@@ -88,11 +88,14 @@ int ft_require_caps(const char *cmd, bool net_admin)
 		return 0; /* cannot tell: let the kernel decide */
 	eff = data[0].effective | (__u64)data[1].effective << 32;
 #define HAS(c) (eff & (1ULL << (c)))
-	if ((HAS(CAP_BPF) || HAS(CAP_SYS_ADMIN)) && (!net_admin || HAS(CAP_NET_ADMIN)))
+	/* SYS_ADMIN as well as NET_ADMIN for attaching: finding our own
+	 * programs by id needs it, and libxdp 1.3 crashes without it. */
+	if ((HAS(CAP_BPF) || HAS(CAP_SYS_ADMIN)) &&
+	    (!net_admin || (HAS(CAP_NET_ADMIN) && HAS(CAP_SYS_ADMIN))))
 		return 0;
 #undef HAS
-	pr_err("%s: permission denied (flowtap needs root: CAP_BPF%s)\n", cmd,
-	       net_admin ? ", CAP_NET_ADMIN" : "");
+	pr_err("%s: permission denied (flowtap needs root: CAP_BPF, CAP_PERFMON%s)\n", cmd,
+	       net_admin ? ", CAP_NET_ADMIN, CAP_SYS_ADMIN" : "");
 	return -EPERM;
 }
 
