@@ -1096,13 +1096,23 @@ static int cap_out_flush(struct cap_run *r)
 	return 0;
 }
 
+/* Room for a whole record of n bytes: the buffer is flushed only between
+ * records, so a cut after a failed write is a cut between records. */
+static bool cap_out_reserve(struct cap_run *r, size_t n)
+{
+	struct cap_out *out = &r->out;
+
+	if (out->fd < 0 || r->err || n > CAP_OUTBUF)
+		return false;
+	return out->len + n <= CAP_OUTBUF || !cap_out_flush(r);
+}
+
+/* Appends to a record cap_out_reserve() made room for. */
 static void cap_out_put(struct cap_run *r, const void *p, size_t n)
 {
 	struct cap_out *out = &r->out;
 
-	if (out->fd < 0 || r->err)
-		return;
-	if (out->len + n > CAP_OUTBUF && cap_out_flush(r))
+	if (out->fd < 0 || r->err || out->len + n > CAP_OUTBUF)
 		return;
 	memcpy(out->buf + out->len, p, n);
 	out->len += n;
@@ -1123,7 +1133,8 @@ static void cap_pcap_header(struct cap_run *r)
 		.linktype = 1, /* LINKTYPE_ETHERNET */
 	};
 
-	cap_out_put(r, &h, sizeof(h));
+	if (cap_out_reserve(r, sizeof(h)))
+		cap_out_put(r, &h, sizeof(h));
 }
 
 static void cap_pcap_record(struct cap_run *r, __u64 ts, __u32 caplen, __u32 len)
@@ -1137,6 +1148,8 @@ static void cap_pcap_record(struct cap_run *r, __u64 ts, __u32 caplen, __u32 len
 		.len = len,
 	};
 
+	if (!cap_out_reserve(r, sizeof(h) + caplen))
+		return;
 	cap_out_put(r, &h, sizeof(h));
 	cap_out_put(r, r->frame, caplen);
 }
@@ -1182,7 +1195,8 @@ static void png_end(struct cap_run *r, struct png *p)
 	len = (__u32)p->n + 4;
 	memcpy(p->b + 4, &len, 4);
 	png_u32(p, len);
-	cap_out_put(r, p->b, p->n);
+	if (cap_out_reserve(r, p->n))
+		cap_out_put(r, p->b, p->n);
 }
 
 static void cap_png_shb(struct cap_run *r)
@@ -1261,6 +1275,8 @@ static void cap_png_epb(struct cap_run *r, const struct ft_cap_hdr *h, __u64 ts,
 	if (id < 0)
 		return;
 	total = 28 + caplen + pad + 8 /* epb_flags */ + 4 /* end */ + 4;
+	if (!cap_out_reserve(r, total))
+		return;
 	png_begin(&p, 6);
 	memcpy(p.b + 4, &total, 4);
 	png_u32(&p, (__u32)id);
