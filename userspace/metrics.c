@@ -808,7 +808,8 @@ static int mx_take(struct ft_metrics *m, const struct ft_metrics_input *in)
 	}
 	if (in->drops_available && mx_take_drops(m, nsorted, in))
 		return -ENOMEM;
-	qsort(m->ids, m->nids, sizeof(*m->ids), mx_ident_cmp);
+	if (m->nids > 1)
+		qsort(m->ids, m->nids, sizeof(*m->ids), mx_ident_cmp);
 	return 0;
 }
 
@@ -1520,12 +1521,12 @@ static int mx_snapshot(struct ft_metrics *m, struct mx_snap *sn)
 	sn->ntmo = m->ntmo;
 	sn->labs = malloc((m->nlabels ? m->nlabels : 1) * sizeof(*sn->labs));
 	sn->tmo = malloc((m->ntmo ? m->ntmo : 1) * sizeof(*sn->tmo));
-	if (sn->labs && sn->tmo) {
-		memcpy(sn->labs, m->labels, m->nlabels * sizeof(*sn->labs));
-		memcpy(sn->tmo, m->tmo, m->ntmo * sizeof(*sn->tmo));
-	} else {
+	if (!sn->labs || !sn->tmo)
 		err = -ENOMEM;
-	}
+	if (!err && m->nlabels)
+		memcpy(sn->labs, m->labels, m->nlabels * sizeof(*sn->labs));
+	if (!err && m->ntmo)
+		memcpy(sn->tmo, m->tmo, m->ntmo * sizeof(*sn->tmo));
 	pthread_mutex_unlock(&m->lock);
 	return err;
 }

@@ -42,6 +42,7 @@ wait_metric() {
 		sleep 0.25
 	done
 	ft_expect "$name" "$got" "$want"
+	[ "$got" = "$want" ] || tail -n 5 "$FT_TMP/run.err" >&2
 }
 
 at_least() { # NAME VALUE MIN
@@ -79,10 +80,11 @@ if ! scrape | grep -q '^flowtap_build_info'; then
 fi
 ft_pass run_metrics
 
+# The server is up before run attaches: wait for the attachment.
+wait_metric attached flowtap_attached_interfaces 1
 scrape >"$FT_TMP/first.txt"
 lint=$(promtool check metrics <"$FT_TMP/first.txt" 2>&1)
 ft_expect promtool_check_metrics "$?:$lint" "0:"
-ft_expect attached "$(metric "$FT_TMP/first.txt" flowtap_attached_interfaces)" 1
 
 # --- scrapes hammering while traffic runs: nothing lost, drains on time ---
 
