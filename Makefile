@@ -8,7 +8,7 @@ VERSION    := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 DEBIAN_PKGS := clang llvm libbpf-dev libxdp-dev xdp-tools libpcap-dev libelf-dev zlib1g-dev \
 	libnl-3-dev libnl-route-3-dev libjson-c-dev libmicrohttpd-dev libfixbuf-dev bpftool \
-	linux-libc-dev clang-format libclang-rt-14-dev valgrind \
+	linux-libc-dev libncurses-dev clang-format libclang-rt-14-dev valgrind tmux \
 	iproute2 iputils-ping ethtool nftables tcpdump tshark curl netcat-openbsd jq \
 	python3 python3-scapy python3-yaml prometheus nfdump gnuplot-nox podman runc busybox-static
 
@@ -19,7 +19,7 @@ CFLAGS     += -Wall -Wextra -Werror -Wno-missing-field-initializers -std=gnu11 -
 FIXBUF     := $(shell pkg-config --silence-errors --cflags --libs libfixbuf)
 CFLAGS     += $(filter -I%,$(FIXBUF))
 LDLIBS     += -lxdp -lbpf -lelf -lz -lpcap -lnl-route-3 -lnl-3 -ljson-c -lmicrohttpd -lm -lpthread \
-	$(filter-out -I%,$(FIXBUF))
+	$(filter-out -I%,$(FIXBUF)) $(shell pkg-config --silence-errors --libs ncursesw)
 ifeq ($(SANITIZE),1)
 CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS    += -fsanitize=address,undefined
