@@ -162,6 +162,14 @@ static int nsb_load(struct nsb *b)
 		err = bench_share_maps(b->st->obj, b->xdp->obj);
 	if (!err)
 		err = stages__load(b->st);
+	if (!err) {
+		/* As `flowtap attach` does: lo, where the test runs land, gets an
+		 * array slot for its counters. */
+		__u32 lo = 1;
+
+		if (bpf_map_update_elem(bpf_map__fd(b->xdp->maps.ft_ifslot), &lo, &lo, BPF_ANY))
+			err = -errno;
+	}
 	if (err) {
 		pr_err("cannot load the programs: %s\n", strerror(-err));
 		return err;
