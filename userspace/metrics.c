@@ -1199,7 +1199,7 @@ static void mx_by_enum(struct mx_out *o, const struct mx_rows *r, const char *na
 
 /* A per-direction counter of ft_if_stats at a byte offset. */
 static void mx_if_counter(struct mx_out *o, const struct mx_rows *r, const char *name,
-			  const char *help, size_t off, const char *k2, const char *v2)
+			  const char *help, size_t off, bool seen_only)
 {
 	size_t i, d;
 
@@ -1207,15 +1207,16 @@ static void mx_if_counter(struct mx_out *o, const struct mx_rows *r, const char 
 	for (i = 0; i < r->n; i++)
 		for (d = 0; d < FT_DIR_MAX; d++) {
 			struct mx_lbl l = r->v[i].l;
+			__u64 v;
 
 			if (!r->v[i].s[d])
 				continue;
+			v = *(const __u64 *)((const char *)r->v[i].s[d] + off);
+			if (seen_only && !v)
+				continue;
 			l.k1 = "direction";
 			l.v1 = ft_dir_name(d);
-			l.k2 = k2;
-			l.v2 = v2;
-			mx_sample_u64(o, name, &l,
-				      *(const __u64 *)((const char *)r->v[i].s[d] + off));
+			mx_sample_u64(o, name, &l, v);
 		}
 }
 
@@ -1286,16 +1287,16 @@ static void mx_tcp(struct mx_out *o, const struct mx_rows *r, bool timeouts)
 	mx_handshakes(o, r);
 	mx_conn_failures(o, r, timeouts);
 	mx_if_counter(o, r, "flowtap_tcp_syn_retransmits_total", "Repeated SYNs of a handshake.",
-		      MX_OFF(tcp_syn_retries), NULL, NULL);
+		      MX_OFF(tcp_syn_retries), false);
 	mx_if_counter(o, r, "flowtap_tcp_retransmits_total",
 		      "TCP segments at or below the highest sequence number seen for their flow "
 		      "and direction (retransmission hints).",
-		      MX_OFF(tcp_retransmits), NULL, NULL);
+		      MX_OFF(tcp_retransmits), false);
 	mx_if_counter(o, r, "flowtap_tcp_resets_total", "TCP segments with RST.",
-		      MX_OFF(tcp_resets), NULL, NULL);
+		      MX_OFF(tcp_resets), false);
 	mx_if_counter(o, r, "flowtap_tcp_handshakes_untracked_total",
 		      "SYNs whose handshake was not timed: the handshake table was full.",
-		      MX_OFF(tcp_hs_overflow), NULL, NULL);
+		      MX_OFF(tcp_hs_overflow), false);
 }
 
 static void mx_drops(struct ft_metrics *m, struct mx_out *o, const struct mx_rows *r)
@@ -1490,7 +1491,11 @@ static void mx_families(struct ft_metrics *m, struct mx_out *o, const struct ft_
 		   "HTTP/1.x request lines seen, by method (only methods seen).", "method", true);
 	mx_if_counter(o, r, "flowtap_flow_table_overflow_total",
 		      "Packets counted in their classes but missing from the full flow table.",
-		      MX_OFF(flow_overflow), NULL, NULL);
+		      MX_OFF(flow_overflow), false);
+	mx_if_counter(o, r, "flowtap_capture_examined_packets_total",
+		      "Packets handed to the capture filters of running captures (only interfaces "
+		      "with some).",
+		      MX_OFF(capture_calls), true);
 	mx_ringbuf(m, o, c);
 	mx_tcp(o, r, c->timeouts_set);
 	if (in->drops_available)

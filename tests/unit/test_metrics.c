@@ -158,6 +158,7 @@ static void test_traffic(void)
 	t[0].s.http_samples_lost = 1;
 	t[1].s.tcp_retransmits = 5;
 	t[0].s.tcp_conn_refused = 1;
+	t[1].s.capture_calls = 9;
 	in = input(t, 2);
 	out = render(m, &in, 100, FT_METRICS_TEXT);
 	if (!out)
@@ -182,6 +183,10 @@ static void test_traffic(void)
 	ASSERT_LINE(out, "flowtap_tcp_connection_failures_total{interface=\"eth0\",direction="
 			 "\"ingress\",reason=\"refused\"} 1");
 	ASSERT_NO(out, "reason=\"timeout\""); /* no collector */
+	ASSERT_LINE(out, "flowtap_capture_examined_packets_total{interface=\"eth0\",direction="
+			 "\"egress\"} 9");
+	ASSERT_NO(out, "flowtap_capture_examined_packets_total{interface=\"eth0\",direction="
+		       "\"ingress\"}");
 	ASSERT_LINE(out, "flowtap_flow_table_entries 12");
 	ASSERT_LINE(out, "flowtap_flow_table_capacity 65536");
 	ASSERT_LINE(out, "flowtap_attached_interfaces 1");
