@@ -18,6 +18,8 @@
 #include <xdp/libxdp.h>
 #include <netlink/route/classifier.h>
 #include <netlink/route/link.h>
+#include <netlink/msg.h>
+#include <netlink/attr.h>
 #include "datapath.h"
 #include "log.h"
 #include "state.h"
@@ -560,9 +562,80 @@ int ft_detach_all(const char *root)
 	return 0;
 }
 
-static void ft_status_one(int ifindex, const char *ifname, struct ft_attachment *a, bool *hit)
+/*
+ * Which links have an XDP program, from one RTM_GETLINK dump. Asking
+ * libxdp per link would dump every link each time: quadratic, seconds on a
+ * host with a thousand veths.
+ */
+struct ft_xdp_links {
+	int *ifindex;
+	size_t n, cap;
+};
+
+static int ft_xdp_links_cb(struct nl_msg *msg, void *arg)
 {
-	struct xdp_multiprog *mp = ft_xdp_get(ifindex);
+	static const int ids[] = {IFLA_XDP_PROG_ID, IFLA_XDP_SKB_PROG_ID, IFLA_XDP_DRV_PROG_ID,
+				  IFLA_XDP_HW_PROG_ID};
+	struct nlattr *tb[IFLA_MAX + 1], *xdp[IFLA_XDP_MAX + 1];
+	struct nlmsghdr *nh = nlmsg_hdr(msg);
+	struct ft_xdp_links *l = arg;
+	struct ifinfomsg *ifi = nlmsg_data(nh);
+	size_t i;
+
+	if (nlmsg_parse(nh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0 || !tb[IFLA_XDP] ||
+	    nla_parse_nested(xdp, IFLA_XDP_MAX, tb[IFLA_XDP], NULL) < 0)
+		return NL_OK;
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		if (!xdp[ids[i]] || !nla_get_u32(xdp[ids[i]]))
+			continue;
+		if (l->n == l->cap) {
+			int *nv = realloc(l->ifindex, (l->cap ? l->cap * 2 : 16) * sizeof(int));
+
+			if (!nv)
+				return NL_STOP;
+			l->ifindex = nv;
+			l->cap = l->cap ? l->cap * 2 : 16;
+		}
+		l->ifindex[l->n++] = ifi->ifi_index;
+		break;
+	}
+	return NL_OK;
+}
+
+/* 0, or a negative errno: then every link is asked (slow but right). */
+static int ft_xdp_links_get(struct ft_xdp_links *l)
+{
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
+	struct nl_sock *sk = nl_socket_alloc();
+	int err = -ENOMEM;
+
+	memset(l, 0, sizeof(*l));
+	if (!sk || nl_connect(sk, NETLINK_ROUTE))
+		goto out;
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, ft_xdp_links_cb, l);
+	if (nl_send_simple(sk, RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi)) < 0 ||
+	    nl_recvmsgs_default(sk) < 0)
+		goto out;
+	err = 0;
+out:
+	nl_socket_free(sk);
+	return err;
+}
+
+static bool ft_xdp_links_has(const struct ft_xdp_links *l, int ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->ifindex[i] == ifindex)
+			return true;
+	return false;
+}
+
+static void ft_status_one(int ifindex, const char *ifname, bool has_xdp, struct ft_attachment *a,
+			  bool *hit)
+{
+	struct xdp_multiprog *mp = has_xdp ? ft_xdp_get(ifindex) : NULL;
 	__u32 in = 0, eg = 0;
 
 	*hit = false;
@@ -598,17 +671,22 @@ int ft_status(struct ft_attachment **out, size_t *n)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	struct ft_attachment *list = NULL;
+	struct ft_xdp_links xl;
+	int xl_err = ft_xdp_links_get(&xl);
 	size_t cnt = 0, cap = 0;
 
 	*out = NULL;
 	*n = 0;
-	if (!ifs)
+	if (!ifs) {
+		free(xl.ifindex);
 		return -errno;
+	}
 	for (i = ifs; i->if_index; i++) {
 		struct ft_attachment a;
 		bool hit;
 
-		ft_status_one(i->if_index, i->if_name, &a, &hit);
+		ft_status_one(i->if_index, i->if_name, xl_err || ft_xdp_links_has(&xl, i->if_index),
+			      &a, &hit);
 		if (!hit)
 			continue;
 		if (cnt == cap) {
@@ -618,6 +696,7 @@ int ft_status(struct ft_attachment **out, size_t *n)
 			nl = realloc(list, cap * sizeof(*list));
 			if (!nl) {
 				free(list);
+				free(xl.ifindex);
 				if_freenameindex(ifs);
 				return -ENOMEM;
 			}
@@ -625,6 +704,7 @@ int ft_status(struct ft_attachment **out, size_t *n)
 		}
 		list[cnt++] = a;
 	}
+	free(xl.ifindex);
 	if_freenameindex(ifs);
 	*out = list;
 	*n = cnt;
