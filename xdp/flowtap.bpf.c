@@ -64,7 +64,8 @@ __noinline int ft_http_emit_xdp(struct xdp_md *ctx, __u32 off, __u32 n)
 		if (n > FT_HTTP_PATH_MAX)
 			n = FT_HTTP_PATH_MAX;
 		if (n && (void *)((const __u8 *)data + off + n) <= data_end)
-			bpf_xdp_load_bytes(ctx, off, ev->path, ((n - 1) & (FT_HTTP_PATH_MAX - 1)) + 1);
+			bpf_xdp_load_bytes(ctx, off, ev->path,
+					   ((n - 1) & (FT_HTTP_PATH_MAX - 1)) + 1);
 		else
 			ft_http_fill(ev, (const __u8 *)data + (off & 0x3fff), data_end, n);
 		return ft_http_send(ev);
