@@ -11,9 +11,8 @@
 #include "log.h"
 #include "flowtap.h"
 
-/* Commands that parse their own arguments. capture is weak while it is
- * being written (a weak reference does not pull it from the archive). */
-int ft_cmd_capture(int argc, char **argv) __attribute__((weak));
+/* Commands that parse their own arguments. */
+int ft_cmd_capture(int argc, char **argv);
 int ft_cmd_run(int argc, char **argv);
 
 static const struct ft_cmd *const commands[] = {
