@@ -98,7 +98,7 @@ void cbpf_ebpf_free(struct cbpf_ebpf *e);
 
 /* What a capture program sends before the frame bytes, per match. */
 struct ft_cap_hdr {
-	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u64 ts_ns; /* CLOCK_MONOTONIC, when the filter matched */
 	__u32 ifindex;
 	__u32 pkt_len;	/* frame length as tcpdump reports it (VLAN tag included) */
 	__u32 snap;	/* the filter's return value */
@@ -118,12 +118,12 @@ _Static_assert(sizeof(struct ft_cap_hdr) == 32, "ft_cap_hdr layout");
  */
 __u32 cbpf_cap_frame(const struct ft_cap_hdr *h, const __u8 *bytes, __u8 *out);
 
-/* Per capture and interface, per CPU. */
+/* Per capture and interface, per CPU. What the filter saw is the
+ * datapath's capture_calls (struct ft_if_stats) over the same time. */
 struct ft_cap_stats {
-	__u64 seen;    /* packets on the capture's interfaces and directions */
 	__u64 matched; /* the filter accepted them */
 	__u64 lost;    /* matched, but the perf buffer was full */
 };
-_Static_assert(sizeof(struct ft_cap_stats) == 24, "ft_cap_stats layout");
+_Static_assert(sizeof(struct ft_cap_stats) == 16, "ft_cap_stats layout");
 
 #endif /* FT_CBPF_H */

@@ -31,6 +31,7 @@
 #include "datapath.h"
 #include "log.h"
 #include "opts.h"
+#include "state.h"
 
 #define CAP_CMD "capture"
 #define CAP_MAX_SNAPLEN 262144
@@ -92,6 +93,8 @@ struct cap_run {
 	const struct cap_opts *o;
 	struct cap_slot *st;
 	int perf_fd, stats_fd;
+	int ifstats_fd[3]; /* ft_ifstats, ft_ifslot, ft_ifstats_slots */
+	__u64 *calls_base; /* the datapath's capture_calls when we started */
 	struct perf_buffer *pb;
 	struct cap_queue *q;
 	int nq;
@@ -932,7 +935,51 @@ static int cap_perf_start(struct cap_run *r)
 	return 0;
 }
 
-static void cap_stats_sum(const struct cap_run *r, __u32 idx, struct ft_cap_stats *sum)
+struct cap_counts {
+	__u64 seen;    /* handed to the filter */
+	__u64 matched; /* accepted by it */
+	__u64 lost;    /* accepted, but the perf buffer was full */
+};
+
+/* Packets the datapath handed to the capture hook on ifindex (0: every
+ * interface) in the capture's directions: what our filter saw. */
+static __u64 cap_hook_calls(const struct cap_run *r, __u32 ifindex)
+{
+	struct ft_if_totals *t = NULL;
+	size_t n = 0, i;
+	__u64 sum = 0;
+
+	if (r->ifstats_fd[0] < 0 ||
+	    ft_read_if_totals_fds(r->ifstats_fd[0], r->ifstats_fd[1], r->ifstats_fd[2], &t, &n))
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((!ifindex || t[i].ifindex == ifindex) && t[i].dir < FT_DIR_MAX &&
+		    r->o->dirs & (1 << t[i].dir))
+			sum += t[i].s.capture_calls;
+	free(t);
+	return sum;
+}
+
+static __u32 cap_stats_ifindex(const struct cap_run *r, size_t idx)
+{
+	return r->o->all ? 0 : (__u32)r->o->ifs.v[idx].ifindex;
+}
+
+/* Baselines, once the filter is installed. */
+static void cap_calls_start(struct cap_run *r)
+{
+	size_t n = r->o->all ? 1 : r->o->ifs.n, i;
+
+	/* Kept open: the pins may go before the summary is printed. */
+	r->ifstats_fd[0] = ft_map_fd(r->st->root, "ft_ifstats");
+	r->ifstats_fd[1] = ft_map_fd(r->st->root, "ft_ifslot");
+	r->ifstats_fd[2] = ft_map_fd(r->st->root, "ft_ifstats_slots");
+	r->calls_base = calloc(n, sizeof(*r->calls_base));
+	for (i = 0; r->calls_base && i < n; i++)
+		r->calls_base[i] = cap_hook_calls(r, cap_stats_ifindex(r, i));
+}
+
+static void cap_stats_sum(const struct cap_run *r, __u32 idx, struct cap_counts *sum)
 {
 	int ncpu = libbpf_num_possible_cpus(), i;
 	struct ft_cap_stats *v = calloc((size_t)ncpu, sizeof(*v));
@@ -940,21 +987,22 @@ static void cap_stats_sum(const struct cap_run *r, __u32 idx, struct ft_cap_stat
 	memset(sum, 0, sizeof(*sum));
 	if (v && !bpf_map_lookup_elem(r->stats_fd, &idx, v)) {
 		for (i = 0; i < ncpu; i++) {
-			sum->seen += v[i].seen;
 			sum->matched += v[i].matched;
 			sum->lost += v[i].lost;
 		}
 	}
 	free(v);
+	if (r->calls_base)
+		sum->seen = cap_hook_calls(r, cap_stats_ifindex(r, idx)) - r->calls_base[idx];
 }
 
-static void cap_stats_total(const struct cap_run *r, struct ft_cap_stats *t)
+static void cap_stats_total(const struct cap_run *r, struct cap_counts *t)
 {
 	size_t n = r->o->all ? 1 : r->o->ifs.n, i;
 
 	memset(t, 0, sizeof(*t));
 	for (i = 0; i < n; i++) {
-		struct ft_cap_stats s;
+		struct cap_counts s;
 
 		cap_stats_sum(r, (__u32)i, &s);
 		t->seen += s.seen;
@@ -1314,7 +1362,7 @@ static void cap_png_isbs(struct cap_run *r)
 	int i;
 
 	for (i = 0; i < r->out.nifs; i++) {
-		struct ft_cap_stats s = { 0 };
+		struct cap_counts s = { 0 };
 		size_t k = 0;
 		struct png p;
 
@@ -1762,7 +1810,7 @@ static void cap_loop(struct cap_run *r)
 
 static void cap_summary(const struct cap_run *r)
 {
-	struct ft_cap_stats t;
+	struct cap_counts t;
 
 	cap_stats_total(r, &t);
 	fflush(stdout);
@@ -1815,6 +1863,8 @@ static void cap_init(struct cap_run *r, struct cap_slot *st, const struct cap_op
 	r->o = o;
 	r->st = st;
 	r->perf_fd = r->stats_fd = -1;
+	for (i = 0; i < 3; i++)
+		r->ifstats_fd[i] = -1;
 	r->out.fd = -1;
 	r->start_ns = cap_now(CLOCK_REALTIME);
 	r->mono_to_real = (__s64)(r->start_ns - cap_now(CLOCK_MONOTONIC));
@@ -1830,6 +1880,10 @@ static void cap_fini(struct cap_run *r, struct cbpf_prog *cp, struct cap_opts *o
 		close(r->perf_fd);
 	if (r->stats_fd >= 0)
 		close(r->stats_fd);
+	for (k = 0; k < 3; k++)
+		if (r->ifstats_fd[k] >= 0)
+			close(r->ifstats_fd[k]);
+	free(r->calls_base);
 	for (k = 0; k < r->nq; k++)
 		free(r->q[k].buf);
 	free(r->q);
@@ -1895,6 +1949,7 @@ int ft_cmd_capture(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	cap_calls_start(&r);
 	cap_listening(&r);
 	cap_loop(&r);
 	cap_teardown(&st);
