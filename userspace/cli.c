@@ -16,8 +16,8 @@ int ft_cmd_capture(int argc, char **argv);
 int ft_cmd_run(int argc, char **argv);
 
 static const struct ft_cmd *const commands[] = {
-    &ft_cmd_attach, &ft_cmd_detach, &ft_cmd_status,	&ft_cmd_stats,
-    &ft_cmd_flows,  &ft_cmd_http,   &ft_cmd_containers, &ft_cmd_metrics,
+    &ft_cmd_attach, &ft_cmd_detach,	&ft_cmd_status,	 &ft_cmd_stats, &ft_cmd_flows,
+    &ft_cmd_http,   &ft_cmd_containers, &ft_cmd_metrics, &ft_cmd_top,
 };
 
 static const struct {

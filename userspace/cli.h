@@ -9,7 +9,7 @@
 
 /* Subcommands, each in its own file; listed once in cli.c. */
 extern const struct ft_cmd ft_cmd_attach, ft_cmd_detach, ft_cmd_status, ft_cmd_stats, ft_cmd_flows,
-    ft_cmd_containers, ft_cmd_http, ft_cmd_metrics;
+    ft_cmd_containers, ft_cmd_http, ft_cmd_metrics, ft_cmd_top;
 
 int ft_main(int argc, char **argv);
 
