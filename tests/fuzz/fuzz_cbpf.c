@@ -21,12 +21,12 @@
 #include "fuzz.h"
 #include "cbpf.h"
 
-#define F_EXPR 1
-#define F_XDP  2
-#define F_SLOW 4
+#define F_EXPR	  1
+#define F_XDP	  2
+#define F_SLOW	  4
 #define MAX_INSNS 64
-#define MAX_EXPR 256
-#define MAX_PKT 2048
+#define MAX_EXPR  256
+#define MAX_PKT	  2048
 
 static char vlog[1 << 16];
 static int kernel = -1; /* 1: loading works here, 0: no privilege */
@@ -61,8 +61,8 @@ static const char *log_tail(void)
 /* Translates, loads and runs p; compares with libpcap when p is valid. */
 static void check_prog(const struct cbpf_prog *p, __u8 flags, const __u8 *pkt, size_t len)
 {
-	struct cbpf_opts o = { .ctx = flags & F_XDP ? CBPF_CTX_XDP : CBPF_CTX_SKB,
-			       .force_slow = !!(flags & F_SLOW) };
+	struct cbpf_opts o = {.ctx = flags & F_XDP ? CBPF_CTX_XDP : CBPF_CTX_SKB,
+			      .force_slow = !!(flags & F_SLOW)};
 	bool valid = cbpf_validate(p);
 	struct cbpf_ebpf e = {};
 	char err[512] = "";
@@ -110,7 +110,7 @@ out:
 static void fuzz_insns(const uint8_t *data, size_t size, __u8 flags)
 {
 	struct sock_filter f[CBPF_MEMWORDS + MAX_INSNS];
-	struct cbpf_prog p = { .insns = f };
+	struct cbpf_prog p = {.insns = f};
 	size_t n, i;
 
 	if (size < 1)
@@ -123,15 +123,15 @@ static void fuzz_insns(const uint8_t *data, size_t size, __u8 flags)
 	/* libpcap's interpreter leaves M[] uninitialised: write it first so
 	 * the reference verdict is defined (A is 0 here). */
 	for (i = 0; i < CBPF_MEMWORDS; i++)
-		f[i] = (struct sock_filter){ BPF_ST, 0, 0, (__u32)i };
+		f[i] = (struct sock_filter){BPF_ST, 0, 0, (__u32)i};
 	for (i = 0; i < n; i++) {
 		const uint8_t *b = data + i * 8;
 
 		f[CBPF_MEMWORDS + i] = (struct sock_filter){
-			.code = (__u16)(b[0] | b[1] << 8),
-			.jt = b[2],
-			.jf = b[3],
-			.k = (__u32)b[4] | (__u32)b[5] << 8 | (__u32)b[6] << 16 | (__u32)b[7] << 24,
+		    .code = (__u16)(b[0] | b[1] << 8),
+		    .jt = b[2],
+		    .jf = b[3],
+		    .k = (__u32)b[4] | (__u32)b[5] << 8 | (__u32)b[6] << 16 | (__u32)b[7] << 24,
 		};
 	}
 	p.len = CBPF_MEMWORDS + n;

@@ -55,11 +55,11 @@ static void check_ref(int ret, const struct ft_cgroup_ref *r)
 	n = strlen(r->id);
 	FUZZ_CHECK(n > 0, "recognised without an id");
 	if (r->runtime != FT_RT_LXC) {
-		FUZZ_CHECK(n == FT_CT_ID_LEN, "%s id of %zu characters", ft_runtime_name(r->runtime),
-			   n);
+		FUZZ_CHECK(n == FT_CT_ID_LEN, "%s id of %zu characters",
+			   ft_runtime_name(r->runtime), n);
 		for (i = 0; i < n; i++)
 			FUZZ_CHECK((r->id[i] >= '0' && r->id[i] <= '9') ||
-					   (r->id[i] >= 'a' && r->id[i] <= 'f'),
+				       (r->id[i] >= 'a' && r->id[i] <= 'f'),
 				   "id '%s' is not lowercase hex", r->id);
 	}
 	n = strlen(r->pod_uid);
@@ -68,7 +68,8 @@ static void check_ref(int ret, const struct ft_cgroup_ref *r)
 		FUZZ_CHECK(n >= 32, "pod uid '%s' too short", r->pod_uid);
 		for (i = 0; i < n; i++)
 			FUZZ_CHECK(strchr("0123456789abcdef-", r->pod_uid[i]),
-				   "pod uid '%s' has 0x%02x", r->pod_uid, (unsigned char)r->pod_uid[i]);
+				   "pod uid '%s' has 0x%02x", r->pod_uid,
+				   (unsigned char)r->pod_uid[i]);
 	}
 }
 
@@ -91,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ret = ft_cgroup_path_parse(buf, n, &r);
 		check_ref(ret, &r);
 		FUZZ_CHECK(ft_cgroup_path_parse(buf, n, &again) == ret &&
-				   !memcmp(&r, &again, sizeof(r)),
+			       !memcmp(&r, &again, sizeof(r)),
 			   "not deterministic");
 	} else {
 		ret = ft_cgroup_parse(buf, n, &r);

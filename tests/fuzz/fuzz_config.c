@@ -36,7 +36,7 @@ static void check_config(const struct ft_run_config *c)
 	check_duration(t->active, "active_timeout");
 	FUZZ_CHECK(c->hook >= FT_RUN_HOOK_AUTO && c->hook <= FT_RUN_HOOK_TC, "hook %d", c->hook);
 	FUZZ_CHECK(c->coll.low_water <= c->coll.high_water && c->coll.high_water <= 100 &&
-			   c->coll.low_water >= 1,
+		       c->coll.low_water >= 1,
 		   "water marks %u/%u", c->coll.low_water, c->coll.high_water);
 	FUZZ_CHECK(c->flow_table_size <= 1UL << 26, "flow_table_size %lu", c->flow_table_size);
 	FUZZ_CHECK(c->sl.top <= 10000 && c->sl.max_lines >= 1 && c->sl.max_lines <= 1000000,

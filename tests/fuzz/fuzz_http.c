@@ -14,9 +14,9 @@
 #include "http.h"
 
 static const char *const toks[FT_HTTP_MAX] = {
-	[FT_HTTP_GET] = "GET ",		[FT_HTTP_HEAD] = "HEAD ",	[FT_HTTP_POST] = "POST ",
-	[FT_HTTP_PUT] = "PUT ",		[FT_HTTP_DELETE] = "DELETE ",	[FT_HTTP_OPTIONS] = "OPTIONS ",
-	[FT_HTTP_PATCH] = "PATCH ",	[FT_HTTP_CONNECT] = "CONNECT ", [FT_HTTP_TRACE] = "TRACE ",
+    [FT_HTTP_GET] = "GET ",	[FT_HTTP_HEAD] = "HEAD ",	[FT_HTTP_POST] = "POST ",
+    [FT_HTTP_PUT] = "PUT ",	[FT_HTTP_DELETE] = "DELETE ",	[FT_HTTP_OPTIONS] = "OPTIONS ",
+    [FT_HTTP_PATCH] = "PATCH ", [FT_HTTP_CONNECT] = "CONNECT ", [FT_HTTP_TRACE] = "TRACE ",
 };
 
 static __u8 ref_method(const __u8 *p, size_t n)

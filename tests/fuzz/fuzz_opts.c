@@ -20,7 +20,7 @@
 #include "log.h"
 #include "opts.h"
 
-#define MAX_ARGS 40
+#define MAX_ARGS   40
 #define UINT_MAX_T 1000
 #define SIZE_MAX_T (64UL << 20)
 
@@ -49,21 +49,19 @@ struct t_cfg {
 	struct ft_addrport addr;
 };
 
-static const char *const choices[] = { "one", "two", "three", NULL };
+static const char *const choices[] = {"one", "two", "three", NULL};
 
 static const struct ft_opt t_opts[] = {
-	{ "flag", 'f', FT_OPT_FLAG, offsetof(struct t_cfg, flag), NULL, "a flag" },
-	{ "uint", 'u', FT_OPT_UINT, offsetof(struct t_cfg, u), "N", "bounded", NULL, UINT_MAX_T },
-	{ "count", 'c', FT_OPT_UINT, offsetof(struct t_cfg, unbounded), "N", "unbounded" },
-	{ "size", 's', FT_OPT_SIZE, offsetof(struct t_cfg, size), "SIZE", "size", NULL,
-	  SIZE_MAX_T },
-	{ "string", 'S', FT_OPT_STRING, offsetof(struct t_cfg, str), "STR", "string" },
-	{ "interface", 'i', FT_OPT_IFACE, offsetof(struct t_cfg, ifaces), "IFACE", "iface" },
-	{ "choice", 'C', FT_OPT_CHOICE, offsetof(struct t_cfg, choice), "WORD", "choice",
-	  choices },
-	{ "interval", 'd', FT_OPT_DURATION, offsetof(struct t_cfg, dur), "TIME", "duration" },
-	{ "listen", 'l', FT_OPT_ADDRPORT, offsetof(struct t_cfg, addr), "ADDR:PORT", "address" },
-	FT_OPT_END,
+    {"flag", 'f', FT_OPT_FLAG, offsetof(struct t_cfg, flag), NULL, "a flag"},
+    {"uint", 'u', FT_OPT_UINT, offsetof(struct t_cfg, u), "N", "bounded", NULL, UINT_MAX_T},
+    {"count", 'c', FT_OPT_UINT, offsetof(struct t_cfg, unbounded), "N", "unbounded"},
+    {"size", 's', FT_OPT_SIZE, offsetof(struct t_cfg, size), "SIZE", "size", NULL, SIZE_MAX_T},
+    {"string", 'S', FT_OPT_STRING, offsetof(struct t_cfg, str), "STR", "string"},
+    {"interface", 'i', FT_OPT_IFACE, offsetof(struct t_cfg, ifaces), "IFACE", "iface"},
+    {"choice", 'C', FT_OPT_CHOICE, offsetof(struct t_cfg, choice), "WORD", "choice", choices},
+    {"interval", 'd', FT_OPT_DURATION, offsetof(struct t_cfg, dur), "TIME", "duration"},
+    {"listen", 'l', FT_OPT_ADDRPORT, offsetof(struct t_cfg, addr), "ADDR:PORT", "address"},
+    FT_OPT_END,
 };
 
 static const char *t_buf; /* the arguments, NUL-separated */
@@ -83,7 +81,7 @@ static void check_addrport(const struct ft_addrport *a)
 	const struct sockaddr_in *sin = (const void *)&a->ss;
 
 	FUZZ_CHECK((a->ss.ss_family == AF_INET && a->len == sizeof(struct sockaddr_in)) ||
-			   (a->ss.ss_family == AF_INET6 && a->len == sizeof(struct sockaddr_in6)),
+		       (a->ss.ss_family == AF_INET6 && a->len == sizeof(struct sockaddr_in6)),
 		   "family %u len %u", a->ss.ss_family, a->len);
 	FUZZ_CHECK(memchr(a->text, 0, sizeof(a->text)), "text not terminated");
 	/* sin_port and sin6_port share their offset. */
@@ -106,7 +104,7 @@ static int t_run(void *p, int argc, char **argv)
 	FUZZ_CHECK(c->ifaces.n <= FT_MAX_IFACE_ARGS, "%zu interfaces", c->ifaces.n);
 	for (i = 0; i < c->ifaces.n; i++)
 		FUZZ_CHECK(c->ifaces.v[i].ifindex > 0 &&
-				   memchr(c->ifaces.v[i].name, 0, IF_NAMESIZE),
+			       memchr(c->ifaces.v[i].name, 0, IF_NAMESIZE),
 			   "interface %zu", i);
 	if (c->str)
 		FUZZ_CHECK(c->str >= t_buf && c->str <= t_buf + t_len,
@@ -120,14 +118,14 @@ static int t_run(void *p, int argc, char **argv)
 }
 
 static const struct ft_cmd t_cmd = {
-	.name = "fuzz",
-	.args = "[A [B]]",
-	.summary = "every option type",
-	.opts = t_opts,
-	.cfg_size = sizeof(struct t_cfg),
-	.min_args = 0,
-	.max_args = 2,
-	.run = t_run,
+    .name = "fuzz",
+    .args = "[A [B]]",
+    .summary = "every option type",
+    .opts = t_opts,
+    .cfg_size = sizeof(struct t_cfg),
+    .min_args = 0,
+    .max_args = 2,
+    .run = t_run,
 };
 
 /* A value parser accepted s: nothing negative may have wrapped around. */
@@ -138,7 +136,7 @@ static int has_minus(const char *s)
 
 static void check_values(const char *s)
 {
-	static const unsigned long maxes[] = { 0, 1, 65535, 1UL << 26, ~0UL };
+	static const unsigned long maxes[] = {0, 1, 65535, 1UL << 26, ~0UL};
 	struct ft_addrport ap;
 	struct ft_iface ifc;
 	unsigned long v;
@@ -149,8 +147,7 @@ static void check_values(const char *s)
 		if (ft_parse_uint(s, maxes[i], &v))
 			continue;
 		FUZZ_CHECK(!maxes[i] || v <= maxes[i], "uint %lu > max %lu", v, maxes[i]);
-		FUZZ_CHECK_OPEN("uint-negative", !has_minus(s), "'%s' accepted as uint %lu", s,
-				v);
+		FUZZ_CHECK_OPEN("uint-negative", !has_minus(s), "'%s' accepted as uint %lu", s, v);
 	}
 	if (!ft_parse_size(s, &v))
 		FUZZ_CHECK_OPEN("size-negative", !has_minus(s), "'%s' accepted as size %lu", s, v);
@@ -168,7 +165,7 @@ static void check_values(const char *s)
 static void reset_getopt(void)
 {
 	static char arg0[] = "x";
-	static char *argv[] = { arg0, NULL };
+	static char *argv[] = {arg0, NULL};
 
 	optind = 0;
 	getopt(1, argv, "");

@@ -13,7 +13,7 @@
 #include "fuzz.h"
 #include "parse.h"
 
-#define HDR_LEN 4
+#define HDR_LEN	     4
 #define NET_IP_ALIGN 2
 
 #define L3_BITS                                                                                    \
@@ -26,10 +26,10 @@
 
 /* What an independent walk of the headers says about fragments. */
 struct ref_frag {
-	int nonfirst;	/* an IPv4 offset or IPv6 fragment header offset != 0 */
-	int first;	/* a fragment with offset 0 (MF set) */
-	long l4_off;	/* first fragment: where its L4 header starts, else -1 */
-	long l4_end;	/* where the IP lengths say the L4 part ends */
+	int nonfirst; /* an IPv4 offset or IPv6 fragment header offset != 0 */
+	int first;    /* a fragment with offset 0 (MF set) */
+	long l4_off;  /* first fragment: where its L4 header starts, else -1 */
+	long l4_end;  /* where the IP lengths say the L4 part ends */
 	__u8 l4_proto;
 };
 
@@ -204,7 +204,7 @@ static void check_key(const struct ft_parsed *p, const struct ft_parse_in *in, s
 
 	FUZZ_CHECK(!k->ifindex && !k->dir && !k->pad && !k->pad2, "caller's key fields touched");
 	FUZZ_CHECK((k->family == FT_FAMILY_IPV4) == !!(c & FT_BIT(FT_CLASS_IPV4)) &&
-			   (k->family == FT_FAMILY_IPV6) == !!(c & FT_BIT(FT_CLASS_IPV6)),
+		       (k->family == FT_FAMILY_IPV6) == !!(c & FT_BIT(FT_CLASS_IPV6)),
 		   "family %u classes 0x%x", k->family, c);
 	if (!k->family)
 		FUZZ_CHECK(!k->proto && !memcmp(k->src, zero, 16) && !memcmp(k->dst, zero, 16),
@@ -237,7 +237,7 @@ static void check_frag(const __u8 *d, size_t len, const struct ft_parse_in *in,
 	if (r.nonfirst && !p->reason) {
 		FUZZ_CHECK(p->classes & FT_BIT(FT_CLASS_FRAGMENT), "fragment not classified");
 		FUZZ_CHECK(!p->key.sport && !p->key.dport && !p->payload_off && !p->payload_len &&
-				   !p->tcp_flags && !p->http_method,
+			       !p->tcp_flags && !p->http_method,
 			   "non-first fragment with L4 fields: ports %u/%u", p->key.sport,
 			   p->key.dport);
 		FUZZ_CHECK(p->classes & ft_l4_class(p->key.family, p->key.proto),
@@ -252,20 +252,20 @@ static void check_frag(const __u8 *d, size_t len, const struct ft_parse_in *in,
 	if (r.first && r.l4_off >= 0 && r.l4_proto == IPPROTO_UDP && r.l4_off + 8 <= (long)len &&
 	    r.l4_off + 8 <= r.l4_end && be16(d + r.l4_off + 4) >= 8)
 		FUZZ_CHECK_OPEN("udp-first-fragment", p->reason != FT_MAL_UDP_LEN,
-			   "first fragment of a UDP datagram (udp len %u, fragment holds %ld) "
-			   "counted malformed(udp_len)",
-			   be16(d + r.l4_off + 4), r.l4_end - r.l4_off);
+				"first fragment of a UDP datagram (udp len %u, fragment holds %ld) "
+				"counted malformed(udp_len)",
+				be16(d + r.l4_off + 4), r.l4_end - r.l4_off);
 }
 
 /* The method a payload starting at pl (avail bytes there) must get. */
 static __u8 ref_method(const __u8 *pl, size_t avail)
 {
 	static const char *const toks[FT_HTTP_MAX] = {
-		[FT_HTTP_GET] = "GET ",		[FT_HTTP_HEAD] = "HEAD ",
-		[FT_HTTP_POST] = "POST ",	[FT_HTTP_PUT] = "PUT ",
-		[FT_HTTP_DELETE] = "DELETE ",	[FT_HTTP_OPTIONS] = "OPTIONS ",
-		[FT_HTTP_PATCH] = "PATCH ",	[FT_HTTP_CONNECT] = "CONNECT ",
-		[FT_HTTP_TRACE] = "TRACE ",
+	    [FT_HTTP_GET] = "GET ",	  [FT_HTTP_HEAD] = "HEAD ",
+	    [FT_HTTP_POST] = "POST ",	  [FT_HTTP_PUT] = "PUT ",
+	    [FT_HTTP_DELETE] = "DELETE ", [FT_HTTP_OPTIONS] = "OPTIONS ",
+	    [FT_HTTP_PATCH] = "PATCH ",	  [FT_HTTP_CONNECT] = "CONNECT ",
+	    [FT_HTTP_TRACE] = "TRACE ",
 	};
 	__u8 m;
 
@@ -285,7 +285,7 @@ static void check_payload(const __u8 *d, size_t len, const struct ft_parse_in *i
 
 	if (!(p->classes & FT_BIT(FT_CLASS_TCP))) {
 		FUZZ_CHECK(!p->payload_off && !p->payload_len && !p->tcp_flags && !p->tcp_seq &&
-				   !p->http_method && !p->payload_nonlinear,
+			       !p->http_method && !p->payload_nonlinear,
 			   "TCP fields on a non-TCP packet");
 		return;
 	}
@@ -306,8 +306,8 @@ static void check_payload(const __u8 *d, size_t len, const struct ft_parse_in *i
 		FUZZ_CHECK(!p->http_method, "method decided from nonlinear bytes");
 		return;
 	}
-	FUZZ_CHECK(p->payload_off + want <= len, "payload %u+%zu past data_end %zu",
-		   p->payload_off, want, len);
+	FUZZ_CHECK(p->payload_off + want <= len, "payload %u+%zu past data_end %zu", p->payload_off,
+		   want, len);
 	avail = len - p->payload_off;
 	if (avail > p->payload_len)
 		avail = p->payload_len;
