@@ -116,8 +116,8 @@ full_cycle() {
 	fi
 	clean
 	capft_bg "$caps" run -i cap0 --interval 1
-	local pid=$! i
-	for i in $(seq 50); do
+	local pid=$!
+	for _ in $(seq 50); do
 		[ "$(attached)" != "$NONE" ] && break
 		kill -0 $pid 2>/dev/null || break
 		sleep 0.1

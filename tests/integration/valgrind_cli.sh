@@ -143,7 +143,6 @@ vg_check() {
 		ft_pass "$name"
 	fi
 	LAST_OUT=$FT_TMP/out.$VG_N
-	LAST_ERR=$FT_TMP/err.$VG_N
 }
 
 # vg NAME WANT-RC NS ARGS...: flowtap ARGS under valgrind, to completion.
