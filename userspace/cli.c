@@ -81,20 +81,29 @@ int ft_require_caps(const char *cmd, bool net_admin)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {};
+	const char *missing = NULL;
 	__u64 eff;
 
 	if (syscall(SYS_capget, &hdr, data))
 		return 0; /* cannot tell: let the kernel decide */
 	eff = data[0].effective | (__u64)data[1].effective << 32;
 #define HAS(c) (eff & (1ULL << (c)))
-	/* SYS_ADMIN as well as NET_ADMIN for attaching: finding our own
-	 * programs by id needs it, and libxdp 1.3 crashes without it. */
-	if ((HAS(CAP_BPF) || HAS(CAP_SYS_ADMIN)) &&
-	    (!net_admin || (HAS(CAP_NET_ADMIN) && HAS(CAP_SYS_ADMIN))))
-		return 0;
+	/* Loading needs BPF and PERFMON (the drop tracer is a tracing
+	 * program); attaching NET_ADMIN, and SYS_ADMIN to find our own programs
+	 * by id (libxdp 1.3 crashes without it). */
+	if (!HAS(CAP_BPF))
+		missing = "CAP_BPF";
+	else if (!HAS(CAP_PERFMON))
+		missing = "CAP_PERFMON";
+	else if (net_admin && !HAS(CAP_NET_ADMIN))
+		missing = "CAP_NET_ADMIN";
+	else if (net_admin && !HAS(CAP_SYS_ADMIN))
+		missing = "CAP_SYS_ADMIN";
 #undef HAS
-	pr_err("%s: permission denied (flowtap needs root: CAP_BPF, CAP_PERFMON%s)\n", cmd,
-	       net_admin ? ", CAP_NET_ADMIN, CAP_SYS_ADMIN" : "");
+	if (!missing)
+		return 0;
+	pr_err("%s: permission denied: missing %s (flowtap needs root: CAP_BPF, CAP_PERFMON%s)\n",
+	       cmd, missing, net_admin ? ", CAP_NET_ADMIN, CAP_SYS_ADMIN" : "");
 	return -EPERM;
 }
 

@@ -40,6 +40,7 @@ int ft_knobs_from_opts(const char *cmd, unsigned long flows, const char *sample_
 
 static int attach_run(void *p, int argc, char **argv)
 {
+	char esc[4 * IF_NAMESIZE + 8];
 	struct attach_cfg *c = p;
 	struct ft_attach_opts o = {.mode = c->mode};
 	struct ft_knobs k;
@@ -52,7 +53,7 @@ static int attach_run(void *p, int argc, char **argv)
 		return 2;
 	}
 	if (ft_parse_iface(argv[0], &ifc)) {
-		pr_err("attach: no such interface '%s'\n", argv[0]);
+		pr_err("attach: no such interface '%s'\n", ft_printable(argv[0], esc, sizeof(esc)));
 		return 2;
 	}
 	if (ft_knobs_from_opts("attach", c->flows, c->sample_rate, c->keep_query, &k))
@@ -101,6 +102,7 @@ struct detach_cfg {
 
 static int detach_run(void *p, int argc, char **argv)
 {
+	char esc[4 * IF_NAMESIZE + 8];
 	struct detach_cfg *c = p;
 	struct ft_iface ifc;
 	int err;
@@ -116,7 +118,7 @@ static int detach_run(void *p, int argc, char **argv)
 		return err ? ft_fail("detach", "--all", err) : 0;
 	}
 	if (ft_parse_iface(argv[0], &ifc)) {
-		pr_err("detach: no such interface '%s'\n", argv[0]);
+		pr_err("detach: no such interface '%s'\n", ft_printable(argv[0], esc, sizeof(esc)));
 		return 2;
 	}
 	err = ft_detach(ifc.ifindex);

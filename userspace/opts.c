@@ -148,6 +148,7 @@ int ft_parse_iface(const char *s, struct ft_iface *out)
 static int ft_opt_store(const struct ft_cmd *cmd, const struct ft_opt *o, const char *arg,
 			void *cfg)
 {
+	char esc[256];
 	char *field = (char *)cfg + o->off;
 	unsigned long u;
 	size_t i;
@@ -195,7 +196,8 @@ static int ft_opt_store(const struct ft_cmd *cmd, const struct ft_opt *o, const 
 		}
 		err = ft_parse_iface(arg, &l->v[l->n]);
 		if (err == -ENODEV) {
-			pr_err("%s: no such interface '%s'\n", cmd->name, arg);
+			pr_err("%s: no such interface '%s'\n", cmd->name,
+			       ft_printable(arg, esc, sizeof(esc)));
 			return err;
 		}
 		if (err)
@@ -205,7 +207,8 @@ static int ft_opt_store(const struct ft_cmd *cmd, const struct ft_opt *o, const 
 	}
 	}
 bad:
-	pr_err("%s: invalid value '%s' for --%s\n", cmd->name, arg, o->name);
+	pr_err("%s: invalid value '%s' for --%s\n", cmd->name, ft_printable(arg, esc, sizeof(esc)),
+	       o->name);
 	return -EINVAL;
 }
 
