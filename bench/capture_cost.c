@@ -65,25 +65,51 @@ static int lo_up(void)
 	return err ? -1 : 0;
 }
 
-/* The median of k runs of n repeats, in ns per packet. */
-static double run_ns(int fd, int n, int k)
+static double run_once(int fd, int n)
 {
-	double v[32], t;
-	int i, j;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
+		    .repeat = n);
 
-	for (i = 0; i < k && i < 32; i++) {
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
-			    .repeat = n);
+	return bpf_prog_test_run_opts(fd, &o) ? -1.0 : (double)o.duration;
+}
 
-		if (bpf_prog_test_run_opts(fd, &o))
-			return -1;
-		v[i] = o.duration;
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void set_mask(const char *root, __u32 mask);
+
+/*
+ * Per round, the datapath without a capture (mask 0) and with the masks
+ * given, back to back, so that drift from other load on the machine hits
+ * both: the medians of the per-round base and differences.
+ */
+static void measure(const char *root, int fd, int n, int k, const __u32 *masks, int nm,
+		    double *base, double *added)
+{
+	double b[64], d[4][64];
+	int i, m;
+
+	if (k > 64)
+		k = 64;
+	for (i = 0; i < k; i++) {
+		set_mask(root, 0);
+		b[i] = run_once(fd, n);
+		for (m = 0; m < nm; m++) {
+			set_mask(root, masks[m]);
+			d[m][i] = run_once(fd, n) - b[i];
+		}
 	}
-	for (i = 0; i < k; i++)
-		for (j = i + 1; j < k; j++)
-			if (v[j] < v[i])
-				t = v[i], v[i] = v[j], v[j] = t;
-	return v[k / 2];
+	set_mask(root, 0);
+	qsort(b, (size_t)k, sizeof(double), cmp_double);
+	*base = b[k / 2];
+	for (m = 0; m < nm; m++) {
+		qsort(d[m], (size_t)k, sizeof(double), cmp_double);
+		added[m] = d[m][k / 2];
+	}
 }
 
 /* The filter as capture program of slot 0, on its own perf and stats maps. */
@@ -134,7 +160,7 @@ int main(int argc, char **argv)
 	struct ft_knobs k;
 	struct cbpf_prog cp;
 	char err[256];
-	int opt, n = 1000000, rounds = 7;
+	int opt, n = 200000, rounds = 21;
 	size_t i;
 
 	while ((opt = getopt(argc, argv, "n:k:")) != -1) {
@@ -159,7 +185,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
 		const struct hook *h = &hooks[i];
 		int dp = ft_datapath_prog_fd(root, &k, h->kind), cap;
-		double base, with;
+		double base, added[2];
 
 		if (dp < 0)
 			return 1;
@@ -168,22 +194,19 @@ int main(int argc, char **argv)
 			perror("capture_cost: attach to lo");
 			return 1;
 		}
-		set_mask(root, 0);
-		run_ns(dp, n / 10, 3); /* warm up */
-		base = run_ns(dp, n, rounds);
 		cap = load_capture(h, &cp, root);
 		if (cap < 0) {
 			fprintf(stderr, "capture_cost: cannot load the capture program\n");
 			return 1;
 		}
-		set_mask(root, 1);
-		with = run_ns(dp, n, rounds);
-		set_mask(root, 2); /* a slot bit with no program: the hook alone */
-		fprintf(stderr, "%s: hook alone %.1f ns\n", h->name, run_ns(dp, n, rounds) - base);
-		set_mask(root, 0);
+		/* mask 1: the filter in slot 0; mask 2: a slot bit without a
+		 * program, which is the datapath's part alone. */
+		run_once(dp, n / 10); /* warm up */
+		measure(root, dp, n, rounds, (const __u32[]){ 1, 2 }, 2, &base, added);
 		printf("{\"hook\":\"%s\",\"filter\":\"%s\",\"classic_insns\":%zu,"
-		       "\"base_ns\":%.1f,\"capture_ns\":%.1f,\"added_ns\":%.1f}\n",
-		       h->name, expr, cp.len, base, with, with - base);
+		       "\"base_ns\":%.1f,\"added_ns\":%.1f,\"datapath_part_ns\":%.1f,"
+		       "\"filter_part_ns\":%.1f}\n",
+		       h->name, expr, cp.len, base, added[0], added[1], added[0] - added[1]);
 		if (h->ctx == CBPF_CTX_XDP)
 			bpf_xdp_detach((int)if_nametoindex("lo"), XDP_FLAGS_SKB_MODE, NULL);
 		close(cap);
