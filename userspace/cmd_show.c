@@ -285,7 +285,8 @@ static int stats_run(void *p, int argc, char **argv)
 	err = ft_read_if_totals(ft_pin_root(), &t, &n);
 	if (err)
 		return ft_fail("stats", "reading counters", err);
-	qsort(t, n, sizeof(*t), cmp_if_totals);
+	if (n)
+		qsort(t, n, sizeof(*t), cmp_if_totals);
 	if (c->json)
 		arr = json_object_new_array();
 	else
@@ -434,7 +435,8 @@ static int flows_run(void *p, int argc, char **argv)
 	if (err)
 		return ft_fail("flows", "reading the flow table", err);
 	flows_sort_key = c->sort;
-	qsort(f, n, sizeof(*f), cmp_flows);
+	if (n)
+		qsort(f, n, sizeof(*f), cmp_flows);
 	if (c->json)
 		fputs("[", stdout);
 	for (i = 0; i < n && (!c->limit || shown < c->limit); i++) {

@@ -49,19 +49,3 @@ void ft_log_setup_libs(void)
 	libbpf_set_print(ft_libbpf_print);
 	libxdp_set_print(ft_libxdp_print);
 }
-
-const char *ft_printable(const char *s, char *buf, unsigned long len)
-{
-	unsigned long o = 0;
-
-	for (; s && *s && o + 5 < len; s++) {
-		unsigned char c = *s;
-
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			buf[o++] = c;
-		else
-			o += snprintf(buf + o, len - o, "\\x%02x", c);
-	}
-	buf[o < len ? o : len - 1] = 0;
-	return buf;
-}

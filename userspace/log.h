@@ -16,10 +16,6 @@ void ft_log(enum ft_log_level level, const char *fmt, ...) __attribute__((format
 /* Routes libbpf's and libxdp's messages through ft_log, one level lower. */
 void ft_log_setup_libs(void);
 
-/* s with control and non-ASCII bytes escaped (\xNN) and cut to fit buf, for
- * quoting user input in a message that must stay one line. */
-const char *ft_printable(const char *s, char *buf, unsigned long len);
-
 #define pr_err(...)   ft_log(FT_LOG_ERROR, __VA_ARGS__)
 #define pr_warn(...)  ft_log(FT_LOG_WARN, __VA_ARGS__)
 #define pr_info(...)  ft_log(FT_LOG_INFO, __VA_ARGS__)

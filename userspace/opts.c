@@ -309,3 +309,19 @@ out:
 	free(cfg);
 	return ret;
 }
+
+const char *ft_printable(const char *s, char *buf, unsigned long len)
+{
+	unsigned long o = 0;
+
+	for (; s && *s && o + 5 < len; s++) {
+		unsigned char c = *s;
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			buf[o++] = c;
+		else
+			o += snprintf(buf + o, len - o, "\\x%02x", c);
+	}
+	buf[o < len ? o : len - 1] = 0;
+	return buf;
+}

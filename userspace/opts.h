@@ -78,6 +78,10 @@ typedef int (*ft_raw_cmd_fn)(int argc, char **argv);
 int ft_cmd_exec(const struct ft_cmd *cmd, int argc, char **argv);
 void ft_cmd_usage(const struct ft_cmd *cmd, FILE *f);
 
+/* s with control and non-ASCII bytes escaped (\xNN) and cut to fit buf, for
+ * quoting user input in a message that must stay one line. */
+const char *ft_printable(const char *s, char *buf, unsigned long len);
+
 /* Typed value parsers, also for config files. 0 or -EINVAL. */
 int ft_parse_uint(const char *s, unsigned long max, unsigned long *out);
 int ft_parse_duration(const char *s, double *out);
