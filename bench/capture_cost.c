@@ -41,19 +41,19 @@ struct hook {
 };
 
 static const struct hook hooks[] = {
-	{ "xdp", FT_PROG_XDP, CBPF_CTX_XDP, BPF_PROG_TYPE_XDP, "ft_cap_xdp" },
-	{ "tc", FT_PROG_TC_INGRESS, CBPF_CTX_SKB, BPF_PROG_TYPE_SCHED_CLS, "ft_cap_tc" },
+    {"xdp", FT_PROG_XDP, CBPF_CTX_XDP, BPF_PROG_TYPE_XDP, "ft_cap_xdp"},
+    {"tc", FT_PROG_TC_INGRESS, CBPF_CTX_SKB, BPF_PROG_TYPE_SCHED_CLS, "ft_cap_tc"},
 };
 
 static unsigned char frame[64] = {
-	0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00,		/* Ethernet */
-	0x45, 0, 0, 50, 0, 1, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 19, 0, 1, /* IPv4 */
-	0x9c, 0x40, 0, 9, 0, 30, 0, 0,					/* UDP 40000 > 9 */
+    0x02, 0,	0, 0,  0, 2,  0x02, 0, 0,  0,  0, 1, 0x08, 0x00,		      /* Ethernet */
+    0x45, 0,	0, 50, 0, 1,  0,    0, 64, 17, 0, 0, 198,  18,	 0, 1, 198, 19, 0, 1, /* IPv4 */
+    0x9c, 0x40, 0, 9,  0, 30, 0,    0, /* UDP 40000 > 9 */
 };
 
 static int lo_up(void)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int s = socket(AF_INET, SOCK_DGRAM, 0), err;
 
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
@@ -115,9 +115,10 @@ static void measure(const char *root, int fd, int n, int k, const __u32 *masks, 
 /* The filter as capture program of slot 0, on its own perf and stats maps. */
 static int load_capture(const struct hook *h, const struct cbpf_prog *cp, const char *root)
 {
-	struct cbpf_capture c = { .slot = 0, .dir_mask = 3 };
-	struct cbpf_opts o = { .ctx = h->ctx };
-	LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = h->ctx == CBPF_CTX_XDP ? BPF_XDP : 0);
+	struct cbpf_capture c = {.slot = 0, .dir_mask = 3};
+	struct cbpf_opts o = {.ctx = h->ctx};
+	LIBBPF_OPTS(bpf_prog_load_opts, lo,
+		    .expected_attach_type = h->ctx == CBPF_CTX_XDP ? BPF_XDP : 0);
 	struct cbpf_ebpf e;
 	char err[256];
 	int fd;
@@ -127,8 +128,8 @@ static int load_capture(const struct hook *h, const struct cbpf_prog *cp, const 
 	c.progs_fd = ft_map_fd(root, h->array);
 	c.perf_fd = bpf_map_create(BPF_MAP_TYPE_PERF_EVENT_ARRAY, NULL, 4, 4,
 				   (__u32)libbpf_num_possible_cpus(), NULL);
-	c.stats_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, NULL, 4,
-				    sizeof(struct ft_cap_stats), 1, NULL);
+	c.stats_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, NULL, 4, sizeof(struct ft_cap_stats),
+				    1, NULL);
 	if (cbpf_to_capture(cp, &o, &c, &e, err, sizeof(err))) {
 		fprintf(stderr, "capture_cost: %s\n", err);
 		return -1;
@@ -146,7 +147,7 @@ static int load_capture(const struct hook *h, const struct cbpf_prog *cp, const 
 
 static void set_mask(const char *root, __u32 mask)
 {
-	struct ft_config cfg = { .capture_mask = mask };
+	struct ft_config cfg = {.capture_mask = mask};
 	int fd = ft_map_fd(root, "ft_config_map");
 	__u32 key = 0;
 
@@ -202,7 +203,7 @@ int main(int argc, char **argv)
 		/* mask 1: the filter in slot 0; mask 2: a slot bit without a
 		 * program, which is the datapath's part alone. */
 		run_once(dp, n / 10); /* warm up */
-		measure(root, dp, n, rounds, (const __u32[]){ 1, 2 }, 2, &base, added);
+		measure(root, dp, n, rounds, (const __u32[]){1, 2}, 2, &base, added);
 		printf("{\"hook\":\"%s\",\"filter\":\"%s\",\"classic_insns\":%zu,"
 		       "\"base_ns\":%.1f,\"added_ns\":%.1f,\"datapath_part_ns\":%.1f,"
 		       "\"filter_part_ns\":%.1f}\n",

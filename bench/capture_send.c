@@ -52,8 +52,8 @@ static unsigned short csum(const unsigned char *p, size_t n)
 /* Ethernet, IPv4 198.18.0.1 > 198.19.0.1, UDP 40000 > 9 (discard). */
 static size_t build(unsigned char *f, size_t len)
 {
-	static const unsigned char dst[6] = { 0x02, 0, 0, 0, 0, 0x02 },
-				   src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	static const unsigned char dst[6] = {0x02, 0, 0, 0, 0, 0x02},
+				   src[6] = {0x02, 0, 0, 0, 0, 0x01};
 	unsigned char *ip = f + 14, *udp = f + 34;
 	unsigned short v;
 
@@ -86,8 +86,8 @@ static size_t build(unsigned char *f, size_t len)
 static int xdp_tx_prog(void)
 {
 	struct bpf_insn insns[] = {
-		{ BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_TX },
-		{ BPF_JMP | BPF_EXIT, 0, 0, 0, 0 },
+	    {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_TX},
+	    {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
 	};
 
 	return bpf_prog_load(BPF_PROG_TYPE_XDP, "capture_send", "GPL", insns, 2, NULL);
@@ -95,7 +95,7 @@ static int xdp_tx_prog(void)
 
 static int lo_up(void)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int s = socket(AF_INET, SOCK_DGRAM, 0), err;
 
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
@@ -110,7 +110,7 @@ static int lo_up(void)
 /* n frames out of ifindex in one call; the count sent or -1. */
 static int send_live(int prog, int ifindex, void *frame, size_t len, unsigned int n)
 {
-	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
+	struct xdp_md ctx = {.data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = (__u32)len,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = n,
 		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = n);
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 	static struct mmsghdr msgs[BATCH_MAX];
 	unsigned int batch = 64;
 	struct iovec iov;
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET};
 	int opt, fd, one = 1, i, prog = -1;
 	int live = 0;
 
@@ -190,12 +190,13 @@ int main(int argc, char **argv)
 		 * spin when it is far, the receiving side needs the CPUs. */
 		while ((left = due - now()) > 0) {
 			if (left > 50e-6) {
-				struct timespec ts = { 0, (long)((left - 30e-6) * 1e9) };
+				struct timespec ts = {0, (long)((left - 30e-6) * 1e9)};
 
 				nanosleep(&ts, NULL);
 			}
 		}
-		k = live ? send_live(prog, sll.sll_ifindex, frame, len, n) : sendmmsg(fd, msgs, n, 0);
+		k = live ? send_live(prog, sll.sll_ifindex, frame, len, n)
+			 : sendmmsg(fd, msgs, n, 0);
 		if (k < 0 && live && errno == ENOSPC)
 			k = (int)n; /* the veth ring was full: frames dropped there,
 				     * the receiver's counters tell */
@@ -214,6 +215,7 @@ int main(int argc, char **argv)
 	printf("{\"sent\":%lu,\"seconds\":%.4f,\"rate\":%.0f}\n", sent, t, (double)sent / t);
 	return 0;
 usage:
-	fprintf(stderr, "usage: capture_send -i DEV -r PPS -c COUNT [-s FRAME_BYTES] [-b BATCH] [-x]\n");
+	fprintf(stderr,
+		"usage: capture_send -i DEV -r PPS -c COUNT [-s FRAME_BYTES] [-b BATCH] [-x]\n");
 	return 2;
 }

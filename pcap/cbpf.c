@@ -32,9 +32,10 @@ enum {
 
 /* Stack layout, below the frame pointer. */
 enum {
-	OFF_MEM = -64,	/* M[0..15], u32 each */
-	OFF_TMP = -72,	/* bpf_skb_load_bytes destination */
-	OFF_VHDR = -96, /* SKB with offloaded tag: the frame's first 20 bytes as tcpdump sees them */
+	OFF_MEM = -64, /* M[0..15], u32 each */
+	OFF_TMP = -72, /* bpf_skb_load_bytes destination */
+	OFF_VHDR =
+	    -96, /* SKB with offloaded tag: the frame's first 20 bytes as tcpdump sees them */
 	OFF_PLEN = -104, /* frame length (u64), as the filter's "len" sees it */
 	OFF_KEY0 = -108, /* u32 0: map key */
 	OFF_IDX = -112,	 /* u32 index of the interface in the stats map */
@@ -75,12 +76,13 @@ static void xl_fail(struct xl *x, const char *fmt, ...)
 	va_end(ap);
 }
 
-static struct bpf_insn I(__u8 code, __u8 dst, __u8 src, __s16 off, __s32 imm)
-{
-	return (struct bpf_insn){ .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm };
+static struct bpf_insn I(__u8 code, __u8 dst, __u8 src, __s16 off, __s32 imm) {
+	return (struct bpf_insn){
+	    .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
 }
 
-static void emit_j(struct xl *x, struct bpf_insn in, int label)
+static void
+emit_j(struct xl *x, struct bpf_insn in, int label)
 {
 	if (x->n == x->cap) {
 		size_t cap = x->cap ? x->cap * 2 : 256;
@@ -131,19 +133,19 @@ static void label_bind(struct xl *x, int label)
 
 /* Instruction shorthands. */
 #define ALU32_IMM(op, d, imm) I(BPF_ALU | (op) | BPF_K, d, 0, 0, imm)
-#define ALU32_REG(op, d, s) I(BPF_ALU | (op) | BPF_X, d, s, 0, 0)
+#define ALU32_REG(op, d, s)   I(BPF_ALU | (op) | BPF_X, d, s, 0, 0)
 #define ALU64_IMM(op, d, imm) I(BPF_ALU64 | (op) | BPF_K, d, 0, 0, imm)
-#define ALU64_REG(op, d, s) I(BPF_ALU64 | (op) | BPF_X, d, s, 0, 0)
-#define MOV64(d, s) ALU64_REG(BPF_MOV, d, s)
-#define MOV32(d, s) ALU32_REG(BPF_MOV, d, s)
-#define MOV32_IMM(d, imm) ALU32_IMM(BPF_MOV, d, imm)
-#define MOV64_IMM(d, imm) ALU64_IMM(BPF_MOV, d, imm)
-#define LDX(sz, d, s, off) I(BPF_LDX | BPF_MEM | (sz), d, s, off, 0)
-#define STX(sz, d, off, s) I(BPF_STX | BPF_MEM | (sz), d, s, off, 0)
-#define ST(sz, d, off, imm) I(BPF_ST | BPF_MEM | (sz), d, 0, off, imm)
-#define CALL(fn) I(BPF_JMP | BPF_CALL, 0, 0, 0, fn)
-#define EXIT() I(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
-#define TO_BE(d, bits) I(BPF_ALU | BPF_END | BPF_TO_BE, d, 0, 0, bits)
+#define ALU64_REG(op, d, s)   I(BPF_ALU64 | (op) | BPF_X, d, s, 0, 0)
+#define MOV64(d, s)	      ALU64_REG(BPF_MOV, d, s)
+#define MOV32(d, s)	      ALU32_REG(BPF_MOV, d, s)
+#define MOV32_IMM(d, imm)     ALU32_IMM(BPF_MOV, d, imm)
+#define MOV64_IMM(d, imm)     ALU64_IMM(BPF_MOV, d, imm)
+#define LDX(sz, d, s, off)    I(BPF_LDX | BPF_MEM | (sz), d, s, off, 0)
+#define STX(sz, d, off, s)    I(BPF_STX | BPF_MEM | (sz), d, s, off, 0)
+#define ST(sz, d, off, imm)   I(BPF_ST | BPF_MEM | (sz), d, 0, off, imm)
+#define CALL(fn)	      I(BPF_JMP | BPF_CALL, 0, 0, 0, fn)
+#define EXIT()		      I(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define TO_BE(d, bits)	      I(BPF_ALU | BPF_END | BPF_TO_BE, d, 0, 0, bits)
 
 static void jmp(struct xl *x, int label)
 {
@@ -498,28 +500,51 @@ static void gen_insn(struct xl *x, size_t i)
 static bool opcode_known(__u16 c)
 {
 	switch (c) {
-	case BPF_LD | BPF_W | BPF_ABS: case BPF_LD | BPF_H | BPF_ABS: case BPF_LD | BPF_B | BPF_ABS:
-	case BPF_LD | BPF_W | BPF_IND: case BPF_LD | BPF_H | BPF_IND: case BPF_LD | BPF_B | BPF_IND:
-	case BPF_LD | BPF_W | BPF_LEN: case BPF_LDX | BPF_W | BPF_LEN:
-	case BPF_LD | BPF_IMM: case BPF_LDX | BPF_IMM: case BPF_LD | BPF_MEM: case BPF_LDX | BPF_MEM:
-	case BPF_LDX | BPF_B | BPF_MSH: case BPF_ST: case BPF_STX:
-	case BPF_RET | BPF_K: case BPF_RET | BPF_A:
-	case BPF_MISC | BPF_TAX: case BPF_MISC | BPF_TXA:
+	case BPF_LD | BPF_W | BPF_ABS:
+	case BPF_LD | BPF_H | BPF_ABS:
+	case BPF_LD | BPF_B | BPF_ABS:
+	case BPF_LD | BPF_W | BPF_IND:
+	case BPF_LD | BPF_H | BPF_IND:
+	case BPF_LD | BPF_B | BPF_IND:
+	case BPF_LD | BPF_W | BPF_LEN:
+	case BPF_LDX | BPF_W | BPF_LEN:
+	case BPF_LD | BPF_IMM:
+	case BPF_LDX | BPF_IMM:
+	case BPF_LD | BPF_MEM:
+	case BPF_LDX | BPF_MEM:
+	case BPF_LDX | BPF_B | BPF_MSH:
+	case BPF_ST:
+	case BPF_STX:
+	case BPF_RET | BPF_K:
+	case BPF_RET | BPF_A:
+	case BPF_MISC | BPF_TAX:
+	case BPF_MISC | BPF_TXA:
 	case BPF_ALU | BPF_NEG:
 	case BPF_JMP | BPF_JA:
 		return true;
 	}
 	if (BPF_CLASS(c) == BPF_ALU) {
 		switch (BPF_OP(c)) {
-		case BPF_ADD: case BPF_SUB: case BPF_MUL: case BPF_DIV: case BPF_MOD:
-		case BPF_OR: case BPF_AND: case BPF_XOR: case BPF_LSH: case BPF_RSH:
+		case BPF_ADD:
+		case BPF_SUB:
+		case BPF_MUL:
+		case BPF_DIV:
+		case BPF_MOD:
+		case BPF_OR:
+		case BPF_AND:
+		case BPF_XOR:
+		case BPF_LSH:
+		case BPF_RSH:
 			return (c & ~(BPF_OP(c) | BPF_SRC(c))) == BPF_ALU;
 		}
 		return false;
 	}
 	if (BPF_CLASS(c) == BPF_JMP) {
 		switch (BPF_OP(c)) {
-		case BPF_JEQ: case BPF_JGT: case BPF_JGE: case BPF_JSET:
+		case BPF_JEQ:
+		case BPF_JGT:
+		case BPF_JGE:
+		case BPF_JSET:
 			return (c & ~(BPF_OP(c) | BPF_SRC(c))) == BPF_JMP;
 		}
 	}
@@ -562,8 +587,10 @@ static int check_classic(struct xl *x, bool *reach)
 		if (ja) {
 			if (f->k >= n - i - 1) {
 				/* libpcap's interpreter wraps around: a loop */
-				xl_fail(x, "instruction %zu jumps backwards (libpcap emits loops for "
-					   "'protochain'); loops are not supported", i);
+				xl_fail(x,
+					"instruction %zu jumps backwards (libpcap emits loops for "
+					"'protochain'); loops are not supported",
+					i);
 				return -1;
 			}
 			reach[i + 1 + f->k] = true;
@@ -913,15 +940,12 @@ static void gen_capture_hdr(struct xl *x)
 		emit(x, ST(BPF_H, BPF_REG_10, HDR(vlan_proto), 0));
 		emit(x, LDX(BPF_DW, BPF_REG_1, BPF_REG_10, OFF_PLEN));
 	} else {
-		emit(x, STX(BPF_B, BPF_REG_10, HDR(vlan_present),
-			    R_AUX));
+		emit(x, STX(BPF_B, BPF_REG_10, HDR(vlan_present), R_AUX));
 		emit(x, LDX(BPF_W, BPF_REG_2, R_CTX, offsetof(struct __sk_buff, vlan_tci)));
-		emit(x, STX(BPF_H, BPF_REG_10, HDR(vlan_tci),
-			    BPF_REG_2));
+		emit(x, STX(BPF_H, BPF_REG_10, HDR(vlan_tci), BPF_REG_2));
 		emit(x, LDX(BPF_W, BPF_REG_2, R_CTX, offsetof(struct __sk_buff, vlan_proto)));
 		emit(x, TO_BE(BPF_REG_2, 16));
-		emit(x, STX(BPF_H, BPF_REG_10, HDR(vlan_proto),
-			    BPF_REG_2));
+		emit(x, STX(BPF_H, BPF_REG_10, HDR(vlan_proto), BPF_REG_2));
 		emit(x, LDX(BPF_W, BPF_REG_1, R_CTX, offsetof(struct __sk_buff, len)));
 	}
 	/* copy = min(snap, bytes in the ctx, CBPF_MAX_COPY) */
@@ -990,7 +1014,8 @@ static void gen_capture_chain(struct xl *x, const struct cbpf_capture *c)
 		label_bind(x, l_next);
 	}
 	label_bind(x, l_out);
-	emit(x, MOV64_IMM(BPF_REG_0, x->o->ctx == CBPF_CTX_XDP ? XDP_PASS : -1 /* TC_ACT_UNSPEC */));
+	emit(x,
+	     MOV64_IMM(BPF_REG_0, x->o->ctx == CBPF_CTX_XDP ? XDP_PASS : -1 /* TC_ACT_UNSPEC */));
 	emit(x, EXIT());
 }
 

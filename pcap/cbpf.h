@@ -23,7 +23,7 @@
 #include <linux/filter.h>
 #include <linux/bpf.h>
 
-#define CBPF_MEMWORDS 16
+#define CBPF_MEMWORDS	     16
 #define CBPF_DEFAULT_SNAPLEN 262144
 /*
  * Bytes of one packet a capture program copies to userspace. A perf
@@ -75,12 +75,12 @@ int cbpf_to_ebpf(const struct cbpf_prog *p, const struct cbpf_opts *o, struct cb
 
 /* Where a capture program finds its maps and what it selects. */
 struct cbpf_capture {
-	int slot; /* its index in the datapath's capture prog array */
-	int meta_fd;   /* ft_cap_meta_map */
-	int config_fd; /* ft_config_map: capture_mask */
-	int progs_fd;  /* ft_cap_xdp or ft_cap_tc: the rest of the chain */
-	int perf_fd;   /* PERF_EVENT_ARRAY: struct ft_cap_hdr + frame bytes */
-	int stats_fd;  /* PERCPU_ARRAY of struct ft_cap_stats, n_ifindex entries (>= 1) */
+	int slot;	      /* its index in the datapath's capture prog array */
+	int meta_fd;	      /* ft_cap_meta_map */
+	int config_fd;	      /* ft_config_map: capture_mask */
+	int progs_fd;	      /* ft_cap_xdp or ft_cap_tc: the rest of the chain */
+	int perf_fd;	      /* PERF_EVENT_ARRAY: struct ft_cap_hdr + frame bytes */
+	int stats_fd;	      /* PERCPU_ARRAY of struct ft_cap_stats, n_ifindex entries (>= 1) */
 	const __u32 *ifindex; /* interfaces to capture on; n_ifindex 0: any */
 	size_t n_ifindex;
 	__u8 dir_mask; /* 1 << FT_DIR_INGRESS | 1 << FT_DIR_EGRESS */
@@ -100,10 +100,10 @@ void cbpf_ebpf_free(struct cbpf_ebpf *e);
 struct ft_cap_hdr {
 	__u64 ts_ns; /* CLOCK_MONOTONIC, when the filter matched */
 	__u32 ifindex;
-	__u32 pkt_len;	/* frame length as tcpdump reports it (VLAN tag included) */
-	__u32 snap;	/* the filter's return value */
-	__u32 copy_len; /* frame bytes that follow (without an offloaded VLAN tag) */
-	__u8 dir;	/* enum ft_direction */
+	__u32 pkt_len;	   /* frame length as tcpdump reports it (VLAN tag included) */
+	__u32 snap;	   /* the filter's return value */
+	__u32 copy_len;	   /* frame bytes that follow (without an offloaded VLAN tag) */
+	__u8 dir;	   /* enum ft_direction */
 	__u8 vlan_present; /* the tag is offloaded: insert it after the MACs */
 	__u16 vlan_tci;
 	__u16 vlan_proto; /* host order */

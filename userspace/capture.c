@@ -33,13 +33,13 @@
 #include "opts.h"
 #include "state.h"
 
-#define CAP_CMD "capture"
+#define CAP_CMD		"capture"
 #define CAP_MAX_SNAPLEN 262144
 /* A record's timestamp is taken when the datapath starts on the packet;
  * its perf record is written microseconds later. Records older than this
  * before a read started are complete on every CPU, so can be merged. */
 #define CAP_HOLD_NS 2000000ULL
-#define CAP_OUTBUF (256 * 1024)
+#define CAP_OUTBUF  (256 * 1024)
 #define CAP_MAX_IFS 256 /* pcapng interfaces in one file */
 
 enum { CAP_XDP, CAP_TC, CAP_NPROG };
@@ -257,23 +257,23 @@ static int cap_opt(struct cap_opts *o, int c, const char *arg)
 static int cap_parse(int argc, char **argv, struct cap_opts *o)
 {
 	static const struct option lo[] = {
-		{ "interface", required_argument, NULL, 'i' },
-		{ "all", no_argument, NULL, 'A' },
-		{ "write", required_argument, NULL, 'w' },
-		{ "snapshot-length", required_argument, NULL, 's' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "file-size", required_argument, NULL, 'C' },
-		{ "rotate-seconds", required_argument, NULL, 'G' },
-		{ "file-count", required_argument, NULL, 'W' },
-		{ "pcapng", no_argument, NULL, 'P' },
-		{ "direction", required_argument, NULL, 'Q' },
-		{ "buffer-size", required_argument, NULL, 'B' },
-		{ "time-stamp-precision", required_argument, NULL, 'T' },
-		{ "nano", no_argument, NULL, 'N' },
-		{ "overwrite", no_argument, NULL, 'O' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"interface", required_argument, NULL, 'i'},
+	    {"all", no_argument, NULL, 'A'},
+	    {"write", required_argument, NULL, 'w'},
+	    {"snapshot-length", required_argument, NULL, 's'},
+	    {"count", required_argument, NULL, 'c'},
+	    {"file-size", required_argument, NULL, 'C'},
+	    {"rotate-seconds", required_argument, NULL, 'G'},
+	    {"file-count", required_argument, NULL, 'W'},
+	    {"pcapng", no_argument, NULL, 'P'},
+	    {"direction", required_argument, NULL, 'Q'},
+	    {"buffer-size", required_argument, NULL, 'B'},
+	    {"time-stamp-precision", required_argument, NULL, 'T'},
+	    {"nano", no_argument, NULL, 'N'},
+	    {"overwrite", no_argument, NULL, 'O'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 
@@ -396,7 +396,7 @@ static int cap_own_map(const char *root, const char *name, enum bpf_map_type typ
 
 static __u32 cap_mask_get(struct cap_slot *st)
 {
-	struct ft_config cfg = { 0 };
+	struct ft_config cfg = {0};
 	__u32 key = 0;
 
 	if (st->config_fd >= 0)
@@ -406,7 +406,7 @@ static __u32 cap_mask_get(struct cap_slot *st)
 
 static int cap_mask_set(struct cap_slot *st, int slot, bool on)
 {
-	struct ft_config cfg = { 0 };
+	struct ft_config cfg = {0};
 	__u32 key = 0;
 
 	if (st->config_fd < 0)
@@ -447,7 +447,7 @@ static void cap_ifref_drop(struct cap_slot *st, const struct ft_cap_ifref_key *k
 static void cap_slot_free(struct cap_slot *st, int slot)
 {
 	struct ft_cap_ifref_key *keys = calloc(FT_CAP_IFREFS_MAX, sizeof(*keys)), *prev = NULL;
-	struct ft_cap_owner none = { 0 };
+	struct ft_cap_owner none = {0};
 	__u32 key = (__u32)slot;
 	size_t n = 0, i;
 
@@ -472,7 +472,7 @@ static void cap_reclaim(struct cap_slot *st)
 	__u32 mask = cap_mask_get(st), s;
 
 	for (s = 0; s < FT_CAPTURE_SLOTS; s++) {
-		struct ft_cap_owner o = { 0 };
+		struct ft_cap_owner o = {0};
 
 		bpf_map_lookup_elem(st->owners_fd, &s, &o);
 		if (o.pid && cap_start_time(o.pid) == o.start_time)
@@ -490,7 +490,7 @@ static int cap_pick_slot(struct cap_slot *st)
 	__u32 mask = cap_mask_get(st), s;
 
 	for (s = 0; s < FT_CAPTURE_SLOTS; s++) {
-		struct ft_cap_owner o = { 0 };
+		struct ft_cap_owner o = {0};
 
 		bpf_map_lookup_elem(st->owners_fd, &s, &o);
 		if (!o.pid && !(mask & (1U << s)))
@@ -502,7 +502,7 @@ static int cap_pick_slot(struct cap_slot *st)
 
 static int cap_open_datapath_maps(struct cap_slot *st)
 {
-	static const char *const arrays[CAP_NPROG] = { "ft_cap_xdp", "ft_cap_tc" };
+	static const char *const arrays[CAP_NPROG] = {"ft_cap_xdp", "ft_cap_tc"};
 	int i;
 
 	st->config_fd = ft_map_fd(st->root, "ft_config_map");
@@ -518,7 +518,7 @@ static int cap_open_datapath_maps(struct cap_slot *st)
 
 static int cap_ifref_add(struct cap_slot *st, __u32 ifindex)
 {
-	struct ft_cap_ifref_key k = { .ifindex = ifindex, .netns_ino = st->netns };
+	struct ft_cap_ifref_key k = {.ifindex = ifindex, .netns_ino = st->netns};
 	__u32 mask = 0;
 
 	bpf_map_lookup_elem(st->ifrefs_fd, &k, &mask);
@@ -537,7 +537,7 @@ static int cap_ifref_add(struct cap_slot *st, __u32 ifindex)
  */
 static int cap_attach_ifaces(struct cap_slot *st, const struct cap_opts *o)
 {
-	struct ft_attach_opts ao = { .hook = FT_HOOK_TC };
+	struct ft_attach_opts ao = {.hook = FT_HOOK_TC};
 	struct ft_attachment *list = NULL;
 	struct ft_knobs k;
 	size_t n = 0, i, j;
@@ -549,8 +549,8 @@ static int cap_attach_ifaces(struct cap_slot *st, const struct cap_opts *o)
 		return err;
 	for (i = 0; i < o->ifs.n && !err; i++) {
 		const struct ft_iface *ifc = &o->ifs.v[i];
-		struct ft_cap_ifref_key key = { .ifindex = (__u32)ifc->ifindex,
-						.netns_ino = st->netns };
+		struct ft_cap_ifref_key key = {.ifindex = (__u32)ifc->ifindex,
+					       .netns_ino = st->netns};
 		__u32 mask;
 
 		for (j = 0; j < n && list[j].ifindex != ifc->ifindex; j++)
@@ -558,7 +558,8 @@ static int cap_attach_ifaces(struct cap_slot *st, const struct cap_opts *o)
 		if (j < n) {
 			if (list[j].hook == FT_HOOK_XDP && o->dirs & (1 << FT_DIR_EGRESS))
 				pr_warn(CAP_CMD ": %s: flowtap is on XDP there, which sees only "
-					"ingress\n", ifc->name);
+						"ingress\n",
+					ifc->name);
 			if (!bpf_map_lookup_elem(st->ifrefs_fd, &key, &mask))
 				err = cap_ifref_add(st, (__u32)ifc->ifindex);
 			continue;
@@ -579,27 +580,26 @@ static int cap_attach_ifaces(struct cap_slot *st, const struct cap_opts *o)
 	return err;
 }
 
-
 /* ---- the capture programs ---- */
 
-static const char *const cap_prog_names[CAP_NPROG] = { "ftcap_xdp", "ftcap_tc" };
+static const char *const cap_prog_names[CAP_NPROG] = {"ftcap_xdp", "ftcap_tc"};
 
 static int cap_translate(const struct cap_run *r, const struct cbpf_prog *cp, int which,
 			 struct cbpf_ebpf *e)
 {
 	const struct cap_slot *st = r->st;
-	struct cbpf_opts co = { .ctx = which == CAP_XDP ? CBPF_CTX_XDP : CBPF_CTX_SKB };
+	struct cbpf_opts co = {.ctx = which == CAP_XDP ? CBPF_CTX_XDP : CBPF_CTX_SKB};
 	__u32 ifs[FT_MAX_IFACE_ARGS];
 	struct cbpf_capture c = {
-		.slot = st->slot < 0 ? 0 : st->slot,
-		.meta_fd = st->meta_fd,
-		.config_fd = st->config_fd,
-		.progs_fd = st->arr_fd[which],
-		.perf_fd = r->perf_fd,
-		.stats_fd = r->stats_fd,
-		.ifindex = ifs,
-		.n_ifindex = r->o->all ? 0 : r->o->ifs.n,
-		.dir_mask = r->o->dirs,
+	    .slot = st->slot < 0 ? 0 : st->slot,
+	    .meta_fd = st->meta_fd,
+	    .config_fd = st->config_fd,
+	    .progs_fd = st->arr_fd[which],
+	    .perf_fd = r->perf_fd,
+	    .stats_fd = r->stats_fd,
+	    .ifindex = ifs,
+	    .n_ifindex = r->o->all ? 0 : r->o->ifs.n,
+	    .dir_mask = r->o->dirs,
 	};
 	char err[256];
 	size_t i;
@@ -615,8 +615,8 @@ static int cap_translate(const struct cap_run *r, const struct cbpf_prog *cp, in
 
 static int cap_load_prog(const struct cap_run *r, const struct cbpf_prog *cp, int which)
 {
-	static const enum bpf_prog_type types[CAP_NPROG] = { BPF_PROG_TYPE_XDP,
-							      BPF_PROG_TYPE_SCHED_CLS };
+	static const enum bpf_prog_type types[CAP_NPROG] = {BPF_PROG_TYPE_XDP,
+							    BPF_PROG_TYPE_SCHED_CLS};
 	LIBBPF_OPTS(bpf_prog_load_opts, lo);
 	struct cbpf_ebpf e;
 	char *log = NULL;
@@ -628,8 +628,8 @@ static int cap_load_prog(const struct cap_run *r, const struct cbpf_prog *cp, in
 	 * datapath's XDP entry with expected_attach_type BPF_XDP. */
 	if (which == CAP_XDP)
 		lo.expected_attach_type = BPF_XDP;
-	fd = bpf_prog_load(types[which], cap_prog_names[which], "Dual BSD/GPL", e.insns, e.len,
-			   &lo);
+	fd =
+	    bpf_prog_load(types[which], cap_prog_names[which], "Dual BSD/GPL", e.insns, e.len, &lo);
 	if (fd < 0 && which == CAP_XDP) {
 		lo.expected_attach_type = 0;
 		fd = bpf_prog_load(types[which], cap_prog_names[which], "Dual BSD/GPL", e.insns,
@@ -647,7 +647,7 @@ static int cap_load_prog(const struct cap_run *r, const struct cbpf_prog *cp, in
 			      &lo);
 		l = log ? strlen(log) : 0;
 		pr_err(CAP_CMD ": the kernel refused the %s capture program (%zu instructions): "
-		       "%s\n",
+			       "%s\n",
 		       which == CAP_XDP ? "XDP" : "TC", e.len, strerror(-err));
 		if (l)
 			pr_debug("%s\n", l > 4000 ? log + l - 4000 : log);
@@ -682,7 +682,7 @@ static int cap_install(struct cap_run *r, const struct cbpf_prog *cp)
 
 static int cap_claim(struct cap_slot *st)
 {
-	struct ft_cap_owner me = { .pid = (__u32)getpid(), .netns_ino = st->netns };
+	struct ft_cap_owner me = {.pid = (__u32)getpid(), .netns_ino = st->netns};
 	__u32 key;
 	int slot;
 
@@ -751,7 +751,7 @@ static void cap_remove_datapath(struct cap_slot *st)
 	if (!st->created_datapath || cap_mask_get(st))
 		return;
 	for (s = 0; s < FT_CAPTURE_SLOTS; s++) {
-		struct ft_cap_owner o = { 0 };
+		struct ft_cap_owner o = {0};
 
 		if (!bpf_map_lookup_elem(st->owners_fd, &s, &o) && o.pid)
 			return;
@@ -906,11 +906,11 @@ static int cap_perf_start(struct cap_run *r)
 	long page = sysconf(_SC_PAGESIZE);
 	size_t pages = 1, want = (r->o->buf_kib * 1024 + (size_t)page - 1) / (size_t)page;
 	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_BPF_OUTPUT,
-		.sample_type = PERF_SAMPLE_RAW,
-		.sample_period = 1,
-		.watermark = 1,
+	    .type = PERF_TYPE_SOFTWARE,
+	    .config = PERF_COUNT_SW_BPF_OUTPUT,
+	    .sample_type = PERF_SAMPLE_RAW,
+	    .sample_period = 1,
+	    .watermark = 1,
 	};
 	int ncpu = libbpf_num_possible_cpus(), nstats;
 
@@ -923,8 +923,8 @@ static int cap_perf_start(struct cap_run *r)
 	r->nq = ncpu;
 	r->q = calloc((size_t)ncpu, sizeof(*r->q));
 	r->delivered = calloc((size_t)nstats, sizeof(*r->delivered));
-	r->perf_fd = bpf_map_create(BPF_MAP_TYPE_PERF_EVENT_ARRAY, "ftcap_perf", 4, 4,
-				    (__u32)ncpu, NULL);
+	r->perf_fd =
+	    bpf_map_create(BPF_MAP_TYPE_PERF_EVENT_ARRAY, "ftcap_perf", 4, 4, (__u32)ncpu, NULL);
 	r->stats_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "ftcap_stats", 4,
 				     sizeof(struct ft_cap_stats), (__u32)nstats, NULL);
 	if (!r->q || !r->delivered || r->perf_fd < 0 || r->stats_fd < 0)
@@ -1021,9 +1021,9 @@ static void cap_stats_total(const struct cap_run *r, struct cap_counts *t)
 static int cap_open_file(const char *name, bool overwrite)
 {
 	struct open_how how = {
-		.flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL),
-		.mode = 0600,
-		.resolve = RESOLVE_NO_SYMLINKS,
+	    .flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL),
+	    .mode = 0600,
+	    .resolve = RESOLVE_NO_SYMLINKS,
 	};
 	struct stat sb;
 	int fd;
@@ -1081,8 +1081,8 @@ static bool cap_out_ours(const struct cap_out *out, const char *name)
 
 /* tcpdump's MakeFilename(): strftime with -G, then the counter, padded to
  * the digits of -W. */
-static void cap_out_name(const struct cap_run *r, time_t t, unsigned long cnt, int chars,
-			 char *buf, size_t len)
+static void cap_out_name(const struct cap_run *r, time_t t, unsigned long cnt, int chars, char *buf,
+			 size_t len)
 {
 	char base[PATH_MAX];
 	struct tm tm;
@@ -1091,7 +1091,7 @@ static void cap_out_name(const struct cap_run *r, time_t t, unsigned long cnt, i
 	if (r->o->gsec && localtime_r(&t, &tm) && !strftime(base, sizeof(base), r->o->out, &tm))
 		snprintf(base, sizeof(base), "%s", r->o->out);
 	if ((cnt == 0 && chars == 0 ? snprintf(buf, len, "%s", base)
-				     : snprintf(buf, len, "%s%0*lu", base, chars, cnt)) >= (int)len)
+				    : snprintf(buf, len, "%s%0*lu", base, chars, cnt)) >= (int)len)
 		pr_warn(CAP_CMD ": file name cut to %s\n", buf);
 }
 
@@ -1132,8 +1132,9 @@ static int cap_out_flush(struct cap_run *r)
 		} else {
 			bool cut = !out->is_stdout && !ftruncate(out->fd, out->flushed);
 
-			pr_err(CAP_CMD ": writing %s: %s%s\n", out->is_stdout ? "stdout" : out->name,
-			       strerror(err), cut ? "; the file ends with the last whole packet" : "");
+			pr_err(CAP_CMD ": writing %s: %s%s\n",
+			       out->is_stdout ? "stdout" : out->name, strerror(err),
+			       cut ? "; the file ends with the last whole packet" : "");
 			r->err = -err;
 		}
 		out->len = 0;
@@ -1174,11 +1175,11 @@ static void cap_pcap_header(struct cap_run *r)
 		__s32 zone;
 		__u32 sigfigs, snaplen, linktype;
 	} h = {
-		.magic = r->o->nano ? 0xa1b23c4d : 0xa1b2c3d4,
-		.major = 2,
-		.minor = 4,
-		.snaplen = (__u32)r->o->snaplen,
-		.linktype = 1, /* LINKTYPE_ETHERNET */
+	    .magic = r->o->nano ? 0xa1b23c4d : 0xa1b2c3d4,
+	    .major = 2,
+	    .minor = 4,
+	    .snaplen = (__u32)r->o->snaplen,
+	    .linktype = 1, /* LINKTYPE_ETHERNET */
 	};
 
 	if (cap_out_reserve(r, sizeof(h)))
@@ -1190,10 +1191,10 @@ static void cap_pcap_record(struct cap_run *r, __u64 ts, __u32 caplen, __u32 len
 	struct {
 		__u32 sec, frac, caplen, len;
 	} h = {
-		.sec = (__u32)(ts / 1000000000ULL),
-		.frac = (__u32)(ts % 1000000000ULL) / (r->o->nano ? 1 : 1000),
-		.caplen = caplen,
-		.len = len,
+	    .sec = (__u32)(ts / 1000000000ULL),
+	    .frac = (__u32)(ts % 1000000000ULL) / (r->o->nano ? 1 : 1000),
+	    .caplen = caplen,
+	    .len = len,
 	};
 
 	if (!cap_out_reserve(r, sizeof(h) + caplen))
@@ -1217,7 +1218,7 @@ static void png_u32(struct png *p, __u32 v)
 static void png_opt(struct png *p, __u16 code, const void *v, size_t len)
 {
 	static const __u8 zero[4];
-	__u16 h[2] = { code, (__u16)len };
+	__u16 h[2] = {code, (__u16)len};
 
 	if (p->n + 4 + len + 4 + 8 > sizeof(p->b))
 		return;
@@ -1255,7 +1256,7 @@ static void cap_png_shb(struct cap_run *r)
 	snprintf(app, sizeof(app), "flowtap %s", FLOWTAP_VERSION);
 	png_begin(&p, 0x0A0D0D0A);
 	png_u32(&p, 0x1A2B3C4D);
-	png_u32(&p, 1); /* version 1.0 */
+	png_u32(&p, 1);		 /* version 1.0 */
 	png_u32(&p, 0xffffffff); /* section length: unknown */
 	png_u32(&p, 0xffffffff);
 	png_opt(&p, 4, app, strlen(app)); /* shb_userappl */
@@ -1266,7 +1267,7 @@ static void cap_png_shb(struct cap_run *r)
 /* "container web (docker), pod api/ns" for a veth into a container. */
 static void cap_if_desc(struct cap_run *r, int ifindex, char *buf, size_t len)
 {
-	struct ft_cwatch_opts co = { 0 };
+	struct ft_cwatch_opts co = {0};
 	const struct ft_cveth *v;
 
 	buf[0] = 0;
@@ -1306,7 +1307,7 @@ static int cap_png_ifid(struct cap_run *r, __u32 ifindex)
 	png_opt(&p, 2, name, strlen(name)); /* if_name */
 	if (desc[0])
 		png_opt(&p, 3, desc, strlen(desc)); /* if_description */
-	png_opt(&p, 9, &tsresol, 1); /* if_tsresol: nanoseconds */
+	png_opt(&p, 9, &tsresol, 1);		    /* if_tsresol: nanoseconds */
 	png_end(r, &p);
 	out->ifs[out->nifs] = ifindex;
 	return out->nifs++;
@@ -1349,7 +1350,7 @@ static void png_opt_u64(struct png *p, __u16 code, __u64 v)
 
 static void png_opt_ts(struct png *p, __u16 code, __u64 ts)
 {
-	__u32 v[2] = { (__u32)(ts >> 32), (__u32)ts };
+	__u32 v[2] = {(__u32)(ts >> 32), (__u32)ts};
 
 	png_opt(p, code, v, 8);
 }
@@ -1362,7 +1363,7 @@ static void cap_png_isbs(struct cap_run *r)
 	int i;
 
 	for (i = 0; i < r->out.nifs; i++) {
-		struct cap_counts s = { 0 };
+		struct cap_counts s = {0};
 		size_t k = 0;
 		struct png p;
 
@@ -1506,7 +1507,8 @@ struct cap_line {
 	size_t n;
 };
 
-static void line_add(struct cap_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line_add(struct cap_line *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void line_add(struct cap_line *l, const char *fmt, ...)
 {
 	va_list ap;
@@ -1538,8 +1540,7 @@ struct cap_l3 {
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 };
 
-static void print_tcp(struct cap_line *l, const struct cap_l3 *a, const __u8 *p, __u32 n,
-		      __u32 len)
+static void print_tcp(struct cap_line *l, const struct cap_l3 *a, const __u8 *p, __u32 n, __u32 len)
 {
 	static const char chars[] = "FSRPxUEW";
 	char flags[12];
@@ -1573,33 +1574,38 @@ static void print_icmp(struct cap_line *l, const struct cap_l3 *a, const __u8 *p
 	const char *what = NULL;
 
 	if (n < 4) {
-		line_add(l, "%s %s > %s: %s [|icmp]", a->fam, a->src, a->dst, v6 ? "ICMP6" : "ICMP");
+		line_add(l, "%s %s > %s: %s [|icmp]", a->fam, a->src, a->dst,
+			 v6 ? "ICMP6" : "ICMP");
 		return;
 	}
 	if (!v6)
-		what = p[0] == 8 ? "echo request" : p[0] == 0 ? "echo reply" :
-			p[0] == 3 ? "unreachable" : p[0] == 11 ? "time exceeded" : NULL;
+		what = p[0] == 8    ? "echo request"
+		       : p[0] == 0  ? "echo reply"
+		       : p[0] == 3  ? "unreachable"
+		       : p[0] == 11 ? "time exceeded"
+				    : NULL;
 	else
-		what = p[0] == 128 ? "echo request" : p[0] == 129 ? "echo reply" :
-			p[0] == 135 ? "neighbor solicitation" :
-			p[0] == 136 ? "neighbor advertisement" :
-			p[0] == 133 ? "router solicitation" :
-			p[0] == 134 ? "router advertisement" : p[0] == 1 ? "destination unreachable" :
-			NULL;
+		what = p[0] == 128   ? "echo request"
+		       : p[0] == 129 ? "echo reply"
+		       : p[0] == 135 ? "neighbor solicitation"
+		       : p[0] == 136 ? "neighbor advertisement"
+		       : p[0] == 133 ? "router solicitation"
+		       : p[0] == 134 ? "router advertisement"
+		       : p[0] == 1   ? "destination unreachable"
+				     : NULL;
 	line_add(l, "%s %s > %s: %s%s ", a->fam, a->src, a->dst, v6 ? "ICMP6" : "ICMP",
 		 v6 ? "," : "");
 	if (what)
 		line_add(l, "%s", what);
 	else
 		line_add(l, "type %u, code %u", p[0], p[1]);
-	if (n >= 8 && (p[0] == 8 || p[0] == 0 || p[0] == 128 || p[0] == 129) &&
-	    (v6 || p[0] <= 8))
+	if (n >= 8 && (p[0] == 8 || p[0] == 0 || p[0] == 128 || p[0] == 129) && (v6 || p[0] <= 8))
 		line_add(l, ", id %u, seq %u", rd16(p + 4), rd16(p + 6));
 	line_add(l, ", length %u", len);
 }
 
-static void print_l4(struct cap_line *l, const struct cap_l3 *a, __u8 proto, const __u8 *p,
-		     __u32 n, __u32 len)
+static void print_l4(struct cap_line *l, const struct cap_l3 *a, __u8 proto, const __u8 *p, __u32 n,
+		     __u32 len)
 {
 	switch (proto) {
 	case 6:
@@ -1622,7 +1628,7 @@ static void print_l4(struct cap_line *l, const struct cap_l3 *a, __u8 proto, con
 
 static void print_ip4(struct cap_line *l, const __u8 *p, __u32 n)
 {
-	struct cap_l3 a = { .fam = "IP" };
+	struct cap_l3 a = {.fam = "IP"};
 	__u32 hl, tot, frag;
 
 	if (n < 20 || p[0] >> 4 != 4) {
@@ -1648,7 +1654,7 @@ static void print_ip4(struct cap_line *l, const __u8 *p, __u32 n)
 
 static void print_ip6(struct cap_line *l, const __u8 *p, __u32 n)
 {
-	struct cap_l3 a = { .fam = "IP6" };
+	struct cap_l3 a = {.fam = "IP6"};
 	__u32 off = 40, len, i;
 	__u8 nh;
 
@@ -1669,7 +1675,8 @@ static void print_ip6(struct cap_line *l, const __u8 *p, __u32 n)
 			return;
 		}
 		if (nh == 44 && rd16(p + off + 2) & 0xfff8) {
-			line_add(l, "IP6 %s > %s: frag (%u)", a.src, a.dst, rd16(p + off + 2) & 0xfff8);
+			line_add(l, "IP6 %s > %s: frag (%u)", a.src, a.dst,
+				 rd16(p + off + 2) & 0xfff8);
 			return;
 		}
 		nh = p[off];
@@ -1727,7 +1734,7 @@ static void print_frame(struct cap_line *l, const __u8 *f, __u32 n, __u32 len)
 
 static void cap_print(struct cap_run *r, const struct ft_cap_hdr *h, __u64 ts, __u32 caplen)
 {
-	struct cap_line l = { .n = 0 };
+	struct cap_line l = {.n = 0};
 	time_t sec = (time_t)(ts / 1000000000ULL);
 	char name[IF_NAMESIZE];
 	struct tm tm;
@@ -1913,7 +1920,7 @@ static int cap_check(struct cap_run *r, const struct cbpf_prog *cp)
 
 int ft_cmd_capture(int argc, char **argv)
 {
-	struct cbpf_prog cp = { 0 };
+	struct cbpf_prog cp = {0};
 	struct cap_opts o;
 	struct cap_slot st;
 	struct cap_run r;

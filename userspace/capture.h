@@ -14,9 +14,9 @@
  * maps, pinned next to the datapath's, say who holds what; they are only
  * changed under flock(FT_CAP_LOCK_DIR).
  */
-#define FT_CAP_LOCK_DIR "ft_cap_lock"  /* a directory: flock()ed */
-#define FT_CAP_OWNERS "ft_cap_owners"  /* ARRAY[FT_CAPTURE_SLOTS] of ft_cap_owner */
-#define FT_CAP_IFREFS "ft_cap_ifrefs"  /* HASH ft_cap_ifref_key -> slot mask */
+#define FT_CAP_LOCK_DIR	  "ft_cap_lock"	  /* a directory: flock()ed */
+#define FT_CAP_OWNERS	  "ft_cap_owners" /* ARRAY[FT_CAPTURE_SLOTS] of ft_cap_owner */
+#define FT_CAP_IFREFS	  "ft_cap_ifrefs" /* HASH ft_cap_ifref_key -> slot mask */
 #define FT_CAP_IFREFS_MAX 1024
 
 /* The process holding a slot; pid 0: free. start_time tells a reused pid

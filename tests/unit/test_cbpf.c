@@ -50,7 +50,7 @@ static int lo_ifindex;
 static char log_buf[1 << 20];
 
 static void frame_add(const void *data, int len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void frame_add(const void *data, int len, const char *fmt, ...)
 {
 	struct frame *f;
@@ -88,9 +88,9 @@ static __u32 rnd(void)
 	return (__u32)(rng_state >> 11);
 }
 
-static const char *const addr4[] = { "198.18.0.1", "198.19.255.254", "10.1.2.3",
-				     "192.0.2.1",  "198.51.100.2",   "224.0.0.251" };
-static const char *const addr6[] = { "fd00::1", "fd00::2", "2001:db8::1", "ff02::1" };
+static const char *const addr4[] = {"198.18.0.1", "198.19.255.254", "10.1.2.3",
+				    "192.0.2.1",  "198.51.100.2",   "224.0.0.251"};
+static const char *const addr6[] = {"fd00::1", "fd00::2", "2001:db8::1", "ff02::1"};
 
 /* L4 over an IP header already pushed. kind: 0 TCP, 1 UDP, 2 ICMP. */
 static void push_l4(struct pkt *p, int kind, __u16 sp, __u16 dp, __u8 flags, int payload, bool v6)
@@ -118,15 +118,22 @@ static void corpus_ipv4(void)
 		__u8 flags;
 		int payload;
 	} l4[] = {
-		{ 0, 40000, 80, PKT_TCP_SYN, 0 },     { 0, 80, 40000, PKT_TCP_SYN | PKT_TCP_ACK, 0 },
-		{ 0, 51000, 443, PKT_TCP_ACK, 100 },  { 0, 1000, 2000, PKT_TCP_RST, 0 },
-		{ 0, 999, 2001, PKT_TCP_FIN | PKT_TCP_ACK, 10 },
-		{ 0, 22, 22, PKT_TCP_PSH | PKT_TCP_ACK, 1400 },
-		{ 1, 5353, 53, 0, 30 },		      { 1, 53, 40000, 0, 200 },
-		{ 1, 1000, 1999, 0, 0 },	      { 1, 67, 68, 0, 300 },
-		{ 1, 2001, 999, 0, 1 },		      { 1, 123, 123, 0, 48 },
-		{ 2, 8, 0, 0, 56 },		      { 2, 0, 0, 0, 56 },
-		{ 2, 3, 3, 0, 28 },		      { 2, 11, 0, 0, 28 },
+	    {0, 40000, 80, PKT_TCP_SYN, 0},
+	    {0, 80, 40000, PKT_TCP_SYN | PKT_TCP_ACK, 0},
+	    {0, 51000, 443, PKT_TCP_ACK, 100},
+	    {0, 1000, 2000, PKT_TCP_RST, 0},
+	    {0, 999, 2001, PKT_TCP_FIN | PKT_TCP_ACK, 10},
+	    {0, 22, 22, PKT_TCP_PSH | PKT_TCP_ACK, 1400},
+	    {1, 5353, 53, 0, 30},
+	    {1, 53, 40000, 0, 200},
+	    {1, 1000, 1999, 0, 0},
+	    {1, 67, 68, 0, 300},
+	    {1, 2001, 999, 0, 1},
+	    {1, 123, 123, 0, 48},
+	    {2, 8, 0, 0, 56},
+	    {2, 0, 0, 0, 56},
+	    {2, 3, 3, 0, 28},
+	    {2, 11, 0, 0, 28},
 	};
 	size_t s, i;
 
@@ -154,7 +161,7 @@ static void corpus_ipv4(void)
 
 static void corpus_ipv4_special(void)
 {
-	static const __u8 ra[4] = { 0x94, 0x04, 0, 0 };
+	static const __u8 ra[4] = {0x94, 0x04, 0, 0};
 	struct pkt p;
 	int off;
 
@@ -233,7 +240,10 @@ static void corpus_ipv4_special(void)
 static void corpus_ipv6(void)
 {
 	static const __u8 ext[][2] = {
-		{ 0, 0 }, { IPPROTO_HOPOPTS, 0 }, { IPPROTO_ROUTING, 2 }, { IPPROTO_DSTOPTS, 1 },
+	    {0, 0},
+	    {IPPROTO_HOPOPTS, 0},
+	    {IPPROTO_ROUTING, 2},
+	    {IPPROTO_DSTOPTS, 1},
 	};
 	static const struct {
 		int kind;
@@ -241,11 +251,15 @@ static void corpus_ipv6(void)
 		__u8 flags;
 		int payload;
 	} l4[] = {
-		{ 0, 40000, 80, PKT_TCP_SYN, 0 }, { 0, 443, 1500, PKT_TCP_ACK, 60 },
-		{ 1, 5353, 53, 0, 20 },		  { 1, 1000, 2000, 0, 500 },
-		{ 2, 128, 0, 0, 32 },		  { 2, 129, 0, 0, 32 },
-		{ 2, 135, 0, 0, 24 },		  { 2, 136, 0, 0, 24 },
-		{ 2, 133, 0, 0, 8 },
+	    {0, 40000, 80, PKT_TCP_SYN, 0},
+	    {0, 443, 1500, PKT_TCP_ACK, 60},
+	    {1, 5353, 53, 0, 20},
+	    {1, 1000, 2000, 0, 500},
+	    {2, 128, 0, 0, 32},
+	    {2, 129, 0, 0, 32},
+	    {2, 135, 0, 0, 24},
+	    {2, 136, 0, 0, 24},
+	    {2, 133, 0, 0, 8},
 	};
 	size_t e, i;
 
@@ -287,8 +301,8 @@ static void corpus_ipv6(void)
 
 static void corpus_l2(void)
 {
-	static const __u16 tpids[] = { ETH_P_8021Q, ETH_P_8021AD, 0x9100 };
-	static const __u16 vids[] = { 100, 200, 4095, 0x2064 /* PCP 1, VID 100 */ };
+	static const __u16 tpids[] = {ETH_P_8021Q, ETH_P_8021AD, 0x9100};
+	static const __u16 vids[] = {100, 200, 4095, 0x2064 /* PCP 1, VID 100 */};
 	struct pkt p;
 	size_t t, v;
 	int k;
@@ -313,8 +327,8 @@ static void corpus_l2(void)
 					pkt_udp(&p, 1500, 53);
 					pkt_put(&p, 20);
 				}
-				snprintf(name, sizeof(name), "vlan %04x/%u kind %d", tpids[t], vids[v],
-					 k);
+				snprintf(name, sizeof(name), "vlan %04x/%u kind %d", tpids[t],
+					 vids[v], k);
 				frame_pkt(&p, name);
 			}
 		}
@@ -384,7 +398,7 @@ static void corpus_macs(void)
 
 static void corpus_truncated(void)
 {
-	static const int cuts[] = { 15, 16, 17, 20, 23, 30, 34, 38, 40, 42, 47, 50, 54, 58, 62 };
+	static const int cuts[] = {15, 16, 17, 20, 23, 30, 34, 38, 40, 42, 47, 50, 54, 58, 62};
 	int i, n = nframes;
 	size_t c;
 
@@ -399,7 +413,7 @@ static void corpus_truncated(void)
 
 static void corpus_garbage(void)
 {
-	static const __u16 types[] = { 0x0800, 0x86dd, 0x8100, 0x0806, 0x88a8, 0 };
+	static const __u16 types[] = {0x0800, 0x86dd, 0x8100, 0x0806, 0x88a8, 0};
 	__u8 buf[512];
 	int i, j;
 
@@ -431,174 +445,174 @@ static void corpus_build(void)
 
 /* Filter expressions: hand-written, then generated families. */
 static const char *const fixed_exprs[] = {
-	"",
-	"ip",
-	"ip6",
-	"arp",
-	"rarp",
-	"tcp",
-	"udp",
-	"icmp",
-	"icmp6",
-	"sctp",
-	"igmp",
-	"tcp port 80",
-	"udp and dst port 53",
-	"vlan",
-	"vlan and ip",
-	"vlan and ip6",
-	"vlan and arp",
-	"vlan and tcp port 80",
-	"vlan 100",
-	"vlan 100 and udp",
-	"vlan 4095",
-	"vlan and vlan",
-	"vlan 100 and vlan 200",
-	"vlan and vlan and ip",
-	"ip[2:2] > 100",
-	"tcp[tcpflags] & tcp-syn != 0",
-	"tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
-	"tcp[tcpflags] & tcp-rst != 0",
-	"tcp[tcpflags] & tcp-fin != 0",
-	"tcp[tcpflags] = tcp-ack",
-	"tcp[tcpflags] & tcp-push != 0",
-	"tcp[13] = 0x12",
-	"icmp[icmptype] = icmp-echo",
-	"icmp[icmptype] == icmp-echoreply",
-	"icmp[icmptype] = icmp-unreach and icmp[icmpcode] = 3",
-	"icmp6 and ip6[40] = 128",
-	"icmp6[icmp6type] = icmp6-echo",
-	"icmp6[icmp6type] = icmp6-neighborsolicit",
-	"icmp6[0] = 136",
-	"ether host 02:00:00:00:00:01",
-	"ether src 02:00:00:00:00:01",
-	"ether dst ff:ff:ff:ff:ff:ff",
-	"ether broadcast",
-	"ether multicast",
-	"ether multicast and not ether broadcast",
-	"ether proto 0x88cc",
-	"ether[12:2] = 0x0806",
-	"ether[0] & 1 != 0",
-	"ether[6:4] = 0x02000000",
-	"ether[0:4] = 0xffffffff",
-	"ether[len - 1] = 0",
-	"ether src 02:00:00:00:00:01 and ip",
-	"net 198.18.0.0/15",
-	"src net 10.0.0.0/8",
-	"dst net 192.0.2.0/24",
-	"net 224.0.0.0/4",
-	"net 2001:db8::/32",
-	"net fd00::/8",
-	"src net fd00::/16",
-	"ip multicast",
-	"ip6 multicast",
-	"len > 100",
-	"len <= 64",
-	"len = 60",
-	"greater 200",
-	"less 60",
-	"len - 14 > 100",
-	"len & 0xff = 0x3c",
-	"ip6 and tcp",
-	"ip6 and udp port 53",
-	"portrange 1000-2000",
-	"tcp portrange 1000-2000",
-	"udp dst portrange 1-1023",
-	"src portrange 1024-65535",
-	"ip and (tcp or udp)",
-	"not ip",
-	"not tcp",
-	"not (tcp or udp)",
-	"ip[0] & 0xf > 5",
-	"ip[0] & 0xf != 5",
-	"tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420",
-	"ip[6:2] & 0x1fff != 0",
-	"ip[6] & 0x20 != 0",
-	"ip[8] < 64",
-	"ip[1] & 0xfc = 0xb8",
-	"ip proto 47",
-	"proto 17",
-	"ip6 proto 58",
-	"udp[8:2] = 0x0107",
-	"udp[4:2] > 20",
-	"tcp[2:2] = 80",
-	"tcp[0:2] > 1023 and tcp[2:2] < 1024",
-	"ip6[6] = 17",
-	"ip6[7] < 64",
-	"ip6[40] = 135",
-	"ip6[6] = 0 and ip6[40] = 6",
-	"ip6 and ip6[6] = 44",
-	"mpls",
-	"mpls and ip",
-	"pppoes",
-	"pppoes and ip",
-	"ip[2:2] - ((ip[0]&0xf)<<2) - ((tcp[12]&0xf0)>>2) != 0",
-	"ip[2:2] * 2 > 1000",
-	"ip[2:2] / 4 > 10",
-	"ip[2:2] % 7 = 3",
-	"ip[0] ^ 0x45 = 0",
-	"-ip[8] & 0xff = 0xc0",
-	"ip[2:2] >> 2 > 10",
-	"ip[8] << 1 > 100",
-	"ip[ip[0] & 0xf] = 0",
-	"ip[2:2] / ip[8] > 1",
-	"ip[2:2] % ip[8] = 0",
-	"ip[1] << ip[8] = 0",
-	"ip[1] >> ip[8] = 0",
-	"ip[2:2] >> ip[0] = 0",
-	"udp[len - 20] = 0",
-	"tcp and (tcp[tcpflags] & tcp-syn != 0) and not tcp[tcpflags] & tcp-ack != 0",
-	"host 198.18.0.1 and (port 80 or port 443)",
-	"src host 198.18.0.1 or dst host 198.18.0.2",
-	"ip src 198.18.0.1 and ip dst 198.18.0.2",
-	"udp and not port 53",
-	"tcp dst port 80 or tcp dst port 8080",
-	"port 53 or port 5353 or port 123",
-	"ip and ip[9] = 6 and ip[6:2] & 0x1fff = 0 and tcp[13] & 2 != 0",
-	"arp host 192.0.2.1",
-	"arp src host 192.0.2.1",
-	"arp[6:2] = 2",
-	"llc",
-	"stp",
-	"ipx",
-	"decnet",
-	"atalk",
-	"iso",
-	"netbeui",
-	"ip6 protochain 6",
-	"ip protochain 17",
-	"(ip or ip6) and (tcp port 80 or udp port 53)",
-	"not vlan and ip",
-	"ether[12:2] = 0x8100 and ether[14:2] & 0xfff = 100",
-	"ip[12:4] = 0xc6120001",
-	"ip[16:4] & 0xfffe0000 = 0xc6120000",
-	"ip6[8:4] = 0xfd000000",
-	"ip6[24:4] = 0xfd000000 and ip6[36:4] = 2",
-	"icmp and icmp[4:2] = 1",
-	"tcp[4:4] = 1000",
-	"tcp[8:4] = 2000",
-	"udp[0:4] = 0x14e90035",
+    "",
+    "ip",
+    "ip6",
+    "arp",
+    "rarp",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "sctp",
+    "igmp",
+    "tcp port 80",
+    "udp and dst port 53",
+    "vlan",
+    "vlan and ip",
+    "vlan and ip6",
+    "vlan and arp",
+    "vlan and tcp port 80",
+    "vlan 100",
+    "vlan 100 and udp",
+    "vlan 4095",
+    "vlan and vlan",
+    "vlan 100 and vlan 200",
+    "vlan and vlan and ip",
+    "ip[2:2] > 100",
+    "tcp[tcpflags] & tcp-syn != 0",
+    "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
+    "tcp[tcpflags] & tcp-rst != 0",
+    "tcp[tcpflags] & tcp-fin != 0",
+    "tcp[tcpflags] = tcp-ack",
+    "tcp[tcpflags] & tcp-push != 0",
+    "tcp[13] = 0x12",
+    "icmp[icmptype] = icmp-echo",
+    "icmp[icmptype] == icmp-echoreply",
+    "icmp[icmptype] = icmp-unreach and icmp[icmpcode] = 3",
+    "icmp6 and ip6[40] = 128",
+    "icmp6[icmp6type] = icmp6-echo",
+    "icmp6[icmp6type] = icmp6-neighborsolicit",
+    "icmp6[0] = 136",
+    "ether host 02:00:00:00:00:01",
+    "ether src 02:00:00:00:00:01",
+    "ether dst ff:ff:ff:ff:ff:ff",
+    "ether broadcast",
+    "ether multicast",
+    "ether multicast and not ether broadcast",
+    "ether proto 0x88cc",
+    "ether[12:2] = 0x0806",
+    "ether[0] & 1 != 0",
+    "ether[6:4] = 0x02000000",
+    "ether[0:4] = 0xffffffff",
+    "ether[len - 1] = 0",
+    "ether src 02:00:00:00:00:01 and ip",
+    "net 198.18.0.0/15",
+    "src net 10.0.0.0/8",
+    "dst net 192.0.2.0/24",
+    "net 224.0.0.0/4",
+    "net 2001:db8::/32",
+    "net fd00::/8",
+    "src net fd00::/16",
+    "ip multicast",
+    "ip6 multicast",
+    "len > 100",
+    "len <= 64",
+    "len = 60",
+    "greater 200",
+    "less 60",
+    "len - 14 > 100",
+    "len & 0xff = 0x3c",
+    "ip6 and tcp",
+    "ip6 and udp port 53",
+    "portrange 1000-2000",
+    "tcp portrange 1000-2000",
+    "udp dst portrange 1-1023",
+    "src portrange 1024-65535",
+    "ip and (tcp or udp)",
+    "not ip",
+    "not tcp",
+    "not (tcp or udp)",
+    "ip[0] & 0xf > 5",
+    "ip[0] & 0xf != 5",
+    "tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420",
+    "ip[6:2] & 0x1fff != 0",
+    "ip[6] & 0x20 != 0",
+    "ip[8] < 64",
+    "ip[1] & 0xfc = 0xb8",
+    "ip proto 47",
+    "proto 17",
+    "ip6 proto 58",
+    "udp[8:2] = 0x0107",
+    "udp[4:2] > 20",
+    "tcp[2:2] = 80",
+    "tcp[0:2] > 1023 and tcp[2:2] < 1024",
+    "ip6[6] = 17",
+    "ip6[7] < 64",
+    "ip6[40] = 135",
+    "ip6[6] = 0 and ip6[40] = 6",
+    "ip6 and ip6[6] = 44",
+    "mpls",
+    "mpls and ip",
+    "pppoes",
+    "pppoes and ip",
+    "ip[2:2] - ((ip[0]&0xf)<<2) - ((tcp[12]&0xf0)>>2) != 0",
+    "ip[2:2] * 2 > 1000",
+    "ip[2:2] / 4 > 10",
+    "ip[2:2] % 7 = 3",
+    "ip[0] ^ 0x45 = 0",
+    "-ip[8] & 0xff = 0xc0",
+    "ip[2:2] >> 2 > 10",
+    "ip[8] << 1 > 100",
+    "ip[ip[0] & 0xf] = 0",
+    "ip[2:2] / ip[8] > 1",
+    "ip[2:2] % ip[8] = 0",
+    "ip[1] << ip[8] = 0",
+    "ip[1] >> ip[8] = 0",
+    "ip[2:2] >> ip[0] = 0",
+    "udp[len - 20] = 0",
+    "tcp and (tcp[tcpflags] & tcp-syn != 0) and not tcp[tcpflags] & tcp-ack != 0",
+    "host 198.18.0.1 and (port 80 or port 443)",
+    "src host 198.18.0.1 or dst host 198.18.0.2",
+    "ip src 198.18.0.1 and ip dst 198.18.0.2",
+    "udp and not port 53",
+    "tcp dst port 80 or tcp dst port 8080",
+    "port 53 or port 5353 or port 123",
+    "ip and ip[9] = 6 and ip[6:2] & 0x1fff = 0 and tcp[13] & 2 != 0",
+    "arp host 192.0.2.1",
+    "arp src host 192.0.2.1",
+    "arp[6:2] = 2",
+    "llc",
+    "stp",
+    "ipx",
+    "decnet",
+    "atalk",
+    "iso",
+    "netbeui",
+    "ip6 protochain 6",
+    "ip protochain 17",
+    "(ip or ip6) and (tcp port 80 or udp port 53)",
+    "not vlan and ip",
+    "ether[12:2] = 0x8100 and ether[14:2] & 0xfff = 100",
+    "ip[12:4] = 0xc6120001",
+    "ip[16:4] & 0xfffe0000 = 0xc6120000",
+    "ip6[8:4] = 0xfd000000",
+    "ip6[24:4] = 0xfd000000 and ip6[36:4] = 2",
+    "icmp and icmp[4:2] = 1",
+    "tcp[4:4] = 1000",
+    "tcp[8:4] = 2000",
+    "udp[0:4] = 0x14e90035",
 };
 
 /* Families of expressions over ports, hosts, nets, lengths, VLAN ids. */
 static int gen_exprs(char ***out)
 {
-	static const char *const protos[] = { "", "tcp ", "udp ", "ip6 and tcp " };
-	static const char *const dirs[] = { "", "src ", "dst " };
-	static const int ports[] = { 53, 80, 443, 1000, 2000, 0, 65535 };
-	static const char *const hosts[] = { "198.18.0.1", "198.51.100.2", "10.1.2.3",
-					     "fd00::2", "2001:db8::1" };
-	static const char *const nets[] = { "198.18.0.0/16", "198.18.0.0/15", "10.0.0.0/8",
-					    "0.0.0.0/0", "fd00::/64", "2001:db8::/48" };
-	static const int lens[] = { 14, 54, 60, 61, 100, 1000, 1500 };
-	static const int vids[] = { 0, 100, 200, 4094 };
+	static const char *const protos[] = {"", "tcp ", "udp ", "ip6 and tcp "};
+	static const char *const dirs[] = {"", "src ", "dst "};
+	static const int ports[] = {53, 80, 443, 1000, 2000, 0, 65535};
+	static const char *const hosts[] = {"198.18.0.1", "198.51.100.2", "10.1.2.3", "fd00::2",
+					    "2001:db8::1"};
+	static const char *const nets[] = {"198.18.0.0/16", "198.18.0.0/15", "10.0.0.0/8",
+					   "0.0.0.0/0",	    "fd00::/64",     "2001:db8::/48"};
+	static const int lens[] = {14, 54, 60, 61, 100, 1000, 1500};
+	static const int vids[] = {0, 100, 200, 4094};
 	size_t n = 0, cap = 512, i, j, k;
 	char **v = calloc(cap, sizeof(*v));
 
-#define ADD(...)                                                                                \
-	do {                                                                                    \
-		if (n < cap && asprintf(&v[n], __VA_ARGS__) > 0)                               \
-			n++;                                                                    \
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		if (n < cap && asprintf(&v[n], __VA_ARGS__) > 0)                                   \
+			n++;                                                                       \
 	} while (0)
 	for (i = 0; i < sizeof(fixed_exprs) / sizeof(fixed_exprs[0]); i++)
 		ADD("%s", fixed_exprs[i]);
@@ -660,7 +674,7 @@ static int run_prog(int fd, const struct frame *f, __u32 *ret)
 }
 
 enum variant { V_SKB, V_SKB_SLOW, V_XDP, V_LIVE, V_MAX };
-static const char *const variant_names[V_MAX] = { "skb", "skb-slow", "xdp", "live" };
+static const char *const variant_names[V_MAX] = {"skb", "skb-slow", "xdp", "live"};
 /* Frames a variant cannot run: the kernel refuses skb test runs of IP
  * frames shorter than their header; lo drops VLAN frames cut in the tag. */
 static bool untestable[V_MAX][MAX_FRAMES];
@@ -671,8 +685,8 @@ static int live_run(const struct frame *f, __u32 *ret, char *why, size_t n);
 
 static int variant_load(const struct cbpf_prog *cp, enum variant v, char *why, size_t n)
 {
-	struct cbpf_opts o = { .ctx = v == V_XDP ? CBPF_CTX_XDP : CBPF_CTX_SKB,
-			       .force_slow = v == V_SKB_SLOW };
+	struct cbpf_opts o = {.ctx = v == V_XDP ? CBPF_CTX_XDP : CBPF_CTX_SKB,
+			      .force_slow = v == V_SKB_SLOW};
 	struct cbpf_ebpf e;
 	char err[256];
 	int fd;
@@ -685,8 +699,7 @@ static int variant_load(const struct cbpf_prog *cp, enum variant v, char *why, s
 	}
 	fd = load_prog(v == V_XDP ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS, &e, why, n);
 	cbpf_ebpf_free(&e);
-	if (fd >= 0 && v == V_XDP &&
-	    bpf_xdp_attach(lo_ifindex, fd, XDP_FLAGS_SKB_MODE, NULL)) {
+	if (fd >= 0 && v == V_XDP && bpf_xdp_attach(lo_ifindex, fd, XDP_FLAGS_SKB_MODE, NULL)) {
 		snprintf(why, n, "attach to lo: %s", strerror(errno));
 		close(fd);
 		return -1;
@@ -750,8 +763,8 @@ static bool diff_one(const struct cbpf_prog *cp, const char *what, const int *su
 				break;
 			}
 			if (got != want) {
-				test_fail("%s: '%s' (%d bytes): got %u, libpcap %u%s", variant_names[v],
-					  f->name, f->len, got, want, what);
+				test_fail("%s: '%s' (%d bytes): got %u, libpcap %u%s",
+					  variant_names[v], f->name, f->len, got, want, what);
 				break;
 			}
 		}
@@ -774,7 +787,7 @@ static bool has_backward_jump(const struct cbpf_prog *cp)
 
 static void refuse_one(const struct cbpf_prog *cp)
 {
-	struct cbpf_opts o = { .ctx = CBPF_CTX_SKB };
+	struct cbpf_opts o = {.ctx = CBPF_CTX_SKB};
 	struct cbpf_ebpf e;
 	char err[256] = "";
 
@@ -792,7 +805,7 @@ static void test_exprs(void)
 	int n = gen_exprs(&exprs), i, pass = 0;
 
 	for (i = 0; i < n; i++) {
-		static const __u32 snaps[] = { CBPF_DEFAULT_SNAPLEN, 96 };
+		static const __u32 snaps[] = {CBPF_DEFAULT_SNAPLEN, 96};
 		int s;
 
 		if (!test_start("cbpf/expr/%s", exprs[i][0] ? exprs[i] : "(empty)"))
@@ -820,7 +833,7 @@ static void test_exprs(void)
 		}
 		pass += !test__st.failed;
 		test_end();
-next:
+	next:
 		free(exprs[i]);
 	}
 	free(exprs);
@@ -837,20 +850,20 @@ next:
  * written first: libpcap's interpreter leaves it uninitialised. */
 static int random_prog(struct sock_filter *f, int max)
 {
-	static const __u16 alu_ops[] = { BPF_ADD, BPF_SUB, BPF_MUL, BPF_DIV, BPF_MOD, BPF_OR,
-					 BPF_AND, BPF_XOR, BPF_LSH, BPF_RSH };
-	static const __u16 jmp_ops[] = { BPF_JEQ, BPF_JGT, BPF_JGE, BPF_JSET };
-	static const __u16 sizes[] = { BPF_W, BPF_H, BPF_B };
+	static const __u16 alu_ops[] = {BPF_ADD, BPF_SUB, BPF_MUL, BPF_DIV, BPF_MOD,
+					BPF_OR,	 BPF_AND, BPF_XOR, BPF_LSH, BPF_RSH};
+	static const __u16 jmp_ops[] = {BPF_JEQ, BPF_JGT, BPF_JGE, BPF_JSET};
+	static const __u16 sizes[] = {BPF_W, BPF_H, BPF_B};
 	int n = 0, body = 8 + (int)(rnd() % (max - 26)), i;
 
 	for (i = 0; i < CBPF_MEMWORDS; i++)
-		f[n++] = (struct sock_filter){ BPF_ST, 0, 0, (__u32)i };
+		f[n++] = (struct sock_filter){BPF_ST, 0, 0, (__u32)i};
 	for (i = 0; i < body; i++) {
 		struct sock_filter *in = &f[n++];
 		int left = body - i; /* instructions after this one, RET included */
 		__u32 r = rnd();
 
-		*in = (struct sock_filter){ 0, 0, 0, rnd() % 80 };
+		*in = (struct sock_filter){0, 0, 0, rnd() % 80};
 		switch (r % 16) {
 		case 0:
 		case 1:
@@ -918,7 +931,7 @@ static int random_prog(struct sock_filter *f, int max)
 			}
 		}
 	}
-	f[n++] = (struct sock_filter){ BPF_RET | (rnd() % 2 ? BPF_A : BPF_K), 0, 0, rnd() % 200 };
+	f[n++] = (struct sock_filter){BPF_RET | (rnd() % 2 ? BPF_A : BPF_K), 0, 0, rnd() % 200};
 	return n;
 }
 
@@ -930,7 +943,7 @@ static void test_random(int count)
 	if (!test_start("cbpf/random"))
 		return;
 	for (i = 0; i < count && !test__st.failed; i++) {
-		struct cbpf_prog cp = { .insns = insns };
+		struct cbpf_prog cp = {.insns = insns};
 		char what[64];
 
 		cp.len = (size_t)random_prog(insns, 64);
@@ -960,22 +973,24 @@ static void test_refused(void)
 		struct sock_filter f[3];
 		int n;
 	} cases[] = {
-		{ "ancillary", { { BPF_LD | BPF_W | BPF_ABS, 0, 0, (__u32)SKF_AD_OFF + SKF_AD_PROTOCOL },
-				 { BPF_RET | BPF_A, 0, 0, 0 } }, 2 },
-		{ "div-zero", { { BPF_ALU | BPF_DIV | BPF_K, 0, 0, 0 }, { BPF_RET | BPF_A, 0, 0, 0 } }, 2 },
-		{ "shift-32", { { BPF_ALU | BPF_LSH | BPF_K, 0, 0, 32 }, { BPF_RET | BPF_A, 0, 0, 0 } }, 2 },
-		{ "jump-out", { { BPF_JMP | BPF_JA, 0, 0, 5 }, { BPF_RET | BPF_A, 0, 0, 0 } }, 2 },
-		{ "no-ret", { { BPF_LD | BPF_IMM, 0, 0, 1 } }, 1 },
-		{ "mem-16", { { BPF_ST, 0, 0, 16 }, { BPF_RET | BPF_A, 0, 0, 0 } }, 2 },
-		{ "opcode", { { 0xffff, 0, 0, 0 }, { BPF_RET | BPF_A, 0, 0, 0 } }, 2 },
-		{ "empty", { { 0 } }, 0 },
+	    {"ancillary",
+	     {{BPF_LD | BPF_W | BPF_ABS, 0, 0, (__u32)SKF_AD_OFF + SKF_AD_PROTOCOL},
+	      {BPF_RET | BPF_A, 0, 0, 0}},
+	     2},
+	    {"div-zero", {{BPF_ALU | BPF_DIV | BPF_K, 0, 0, 0}, {BPF_RET | BPF_A, 0, 0, 0}}, 2},
+	    {"shift-32", {{BPF_ALU | BPF_LSH | BPF_K, 0, 0, 32}, {BPF_RET | BPF_A, 0, 0, 0}}, 2},
+	    {"jump-out", {{BPF_JMP | BPF_JA, 0, 0, 5}, {BPF_RET | BPF_A, 0, 0, 0}}, 2},
+	    {"no-ret", {{BPF_LD | BPF_IMM, 0, 0, 1}}, 1},
+	    {"mem-16", {{BPF_ST, 0, 0, 16}, {BPF_RET | BPF_A, 0, 0, 0}}, 2},
+	    {"opcode", {{0xffff, 0, 0, 0}, {BPF_RET | BPF_A, 0, 0, 0}}, 2},
+	    {"empty", {{0}}, 0},
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct cbpf_prog cp = { .insns = (struct sock_filter *)cases[i].f,
-					.len = (size_t)cases[i].n };
-		struct cbpf_opts o = { .ctx = CBPF_CTX_SKB };
+		struct cbpf_prog cp = {.insns = (struct sock_filter *)cases[i].f,
+				       .len = (size_t)cases[i].n};
+		struct cbpf_opts o = {.ctx = CBPF_CTX_SKB};
 		struct cbpf_ebpf e;
 		char err[256] = "";
 
@@ -999,8 +1014,8 @@ static int cap_maps_create(struct cap_maps *m)
 {
 	int ncpu = libbpf_num_possible_cpus();
 
-	m->meta = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, NULL, 4, sizeof(struct ft_cap_meta), 1,
-				 NULL);
+	m->meta =
+	    bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, NULL, 4, sizeof(struct ft_cap_meta), 1, NULL);
 	m->config = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, sizeof(struct ft_config), 1, NULL);
 	m->progs = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, NULL, 4, 4, FT_CAPTURE_SLOTS, NULL);
 	m->perf = bpf_map_create(BPF_MAP_TYPE_PERF_EVENT_ARRAY, NULL, 4, 4, ncpu, NULL);
@@ -1009,9 +1024,9 @@ static int cap_maps_create(struct cap_maps *m)
 	m->stats[1] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, NULL, 4,
 				     sizeof(struct ft_cap_stats), 1, NULL);
 	return m->meta < 0 || m->config < 0 || m->progs < 0 || m->perf < 0 || m->stats[0] < 0 ||
-			       m->stats[1] < 0
-		       ? -1
-		       : 0;
+		       m->stats[1] < 0
+		   ? -1
+		   : 0;
 }
 
 static void cap_maps_close(struct cap_maps *m)
@@ -1032,8 +1047,8 @@ static bool set_meta(int fd, __u32 ifindex, __u8 dir, __u32 len)
 	bool ok;
 
 	for (i = 0; i < ncpu; i++)
-		v[i] = (struct ft_cap_meta){ .ts_ns = 12345, .ifindex = ifindex, .pkt_len = len,
-					     .dir = dir };
+		v[i] = (struct ft_cap_meta){
+		    .ts_ns = 12345, .ifindex = ifindex, .pkt_len = len, .dir = dir};
 	ok = !bpf_map_update_elem(fd, &key, v, 0);
 	free(v);
 	return ok;
@@ -1075,11 +1090,16 @@ static void on_sample(void *ctx, int cpu, void *data, __u32 size)
 static int cap_load(struct cap_maps *m, const char *expr, int slot, int stats, const __u32 *ifs,
 		    size_t nifs, __u8 dirs, char *why, size_t n)
 {
-	struct cbpf_capture c = { .slot = slot, .meta_fd = m->meta, .config_fd = m->config,
-				  .progs_fd = m->progs, .perf_fd = m->perf,
-				  .stats_fd = m->stats[stats], .ifindex = ifs, .n_ifindex = nifs,
-				  .dir_mask = dirs };
-	struct cbpf_opts o = { .ctx = CBPF_CTX_SKB };
+	struct cbpf_capture c = {.slot = slot,
+				 .meta_fd = m->meta,
+				 .config_fd = m->config,
+				 .progs_fd = m->progs,
+				 .perf_fd = m->perf,
+				 .stats_fd = m->stats[stats],
+				 .ifindex = ifs,
+				 .n_ifindex = nifs,
+				 .dir_mask = dirs};
+	struct cbpf_opts o = {.ctx = CBPF_CTX_SKB};
 	struct cbpf_prog cp;
 	struct cbpf_ebpf e;
 	char err[256];
@@ -1102,12 +1122,12 @@ static int cap_load(struct cap_maps *m, const char *expr, int slot, int stats, c
 
 static void test_capture_prog(void)
 {
-	static const __u32 ifs[] = { 7, 9 };
-	struct cap_maps m = { -1, -1, -1, -1, { -1, -1 } };
+	static const __u32 ifs[] = {7, 9};
+	struct cap_maps m = {-1, -1, -1, -1, {-1, -1}};
 	struct perf_buffer *pb = NULL;
 	struct ft_cap_stats s0, s1;
-	struct rec rec = { 0 };
-	struct ft_config cfg = { .capture_mask = 1 << 0 | 1 << 3 };
+	struct rec rec = {0};
+	struct ft_config cfg = {.capture_mask = 1 << 0 | 1 << 3};
 	const struct frame *f;
 	char why[512];
 	int p0 = -1, p3 = -1, i;
@@ -1211,7 +1231,7 @@ static struct live {
 	struct ft_cap_hdr h;
 	__u8 frame[PKT_MAX + 4];
 	__u32 caplen;
-} lv = { .sock = -1, .dispatch = -1, .count = -1 };
+} lv = {.sock = -1, .dispatch = -1, .count = -1};
 
 static void live_sample(void *ctx, int cpu, void *data, __u32 size)
 {
@@ -1230,27 +1250,27 @@ static int live_init(char *why, size_t n)
 {
 	/* Counts the frame, then tail-calls slot 0. */
 	struct bpf_insn dispatch[] = {
-		{ BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0 },
-		{ BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0 },
-		{ BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0 },
-		{ BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4 },
-		{ BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, 0 },
-		{ 0, 0, 0, 0, 0 },
-		{ BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem },
-		{ BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 2, 0 },
-		{ BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1 },
-		{ BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD },
-		{ BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0 },
-		{ BPF_LD | BPF_DW | BPF_IMM, BPF_REG_2, BPF_PSEUDO_MAP_FD, 0, 0 },
-		{ 0, 0, 0, 0, 0 },
-		{ BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, 0 },
-		{ BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_tail_call },
-		{ BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1 },
-		{ BPF_JMP | BPF_EXIT, 0, 0, 0, 0 },
+	    {BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0},
+	    {BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0},
+	    {BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0},
+	    {BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4},
+	    {BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, 0},
+	    {0, 0, 0, 0, 0},
+	    {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem},
+	    {BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 2, 0},
+	    {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1},
+	    {BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD},
+	    {BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0},
+	    {BPF_LD | BPF_DW | BPF_IMM, BPF_REG_2, BPF_PSEUDO_MAP_FD, 0, 0},
+	    {0, 0, 0, 0, 0},
+	    {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, 0},
+	    {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_tail_call},
+	    {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1},
+	    {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
 	};
-	struct cbpf_ebpf e = { dispatch, sizeof(dispatch) / sizeof(dispatch[0]) };
-	struct ft_config cfg = { .capture_mask = 1 };
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = lo_ifindex };
+	struct cbpf_ebpf e = {dispatch, sizeof(dispatch) / sizeof(dispatch[0])};
+	struct ft_config cfg = {.capture_mask = 1};
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_ifindex = lo_ifindex};
 	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = 1, .priority = 1);
 	__u32 key = 0;
 	int fd;
@@ -1274,8 +1294,8 @@ static int live_init(char *why, size_t n)
 	lv.dispatch = load_prog(BPF_PROG_TYPE_SCHED_CLS, &e, why, n);
 	if (lv.dispatch < 0)
 		return -1;
-	lv.hook = (struct bpf_tc_hook){ .sz = sizeof(lv.hook), .ifindex = lo_ifindex,
-					.attach_point = BPF_TC_INGRESS };
+	lv.hook = (struct bpf_tc_hook){
+	    .sz = sizeof(lv.hook), .ifindex = lo_ifindex, .attach_point = BPF_TC_INGRESS};
 	bpf_tc_hook_create(&lv.hook);
 	tco.prog_fd = lv.dispatch;
 	if (bpf_tc_attach(&lv.hook, &tco)) {
@@ -1293,10 +1313,14 @@ static int live_init(char *why, size_t n)
 
 static int live_load(const struct cbpf_prog *cp, char *why, size_t n)
 {
-	struct cbpf_capture c = { .slot = 0, .meta_fd = lv.m.meta, .config_fd = lv.m.config,
-				  .progs_fd = lv.m.progs, .perf_fd = lv.m.perf,
-				  .stats_fd = lv.m.stats[1], .dir_mask = 3 };
-	struct cbpf_opts o = { .ctx = CBPF_CTX_SKB };
+	struct cbpf_capture c = {.slot = 0,
+				 .meta_fd = lv.m.meta,
+				 .config_fd = lv.m.config,
+				 .progs_fd = lv.m.progs,
+				 .perf_fd = lv.m.perf,
+				 .stats_fd = lv.m.stats[1],
+				 .dir_mask = 3};
+	struct cbpf_opts o = {.ctx = CBPF_CTX_SKB};
 	struct cbpf_ebpf e;
 	char err[256];
 	__u32 key = 0;
@@ -1351,8 +1375,7 @@ static int live_run(const struct frame *f, __u32 *ret, char *why, size_t n)
 		snprintf(why, n, "%d records for one frame", lv.nrec);
 		return -1;
 	}
-	if (lv.nrec && (lv.h.pkt_len != (__u32)f->len ||
-			memcmp(lv.frame, f->data, lv.caplen) ||
+	if (lv.nrec && (lv.h.pkt_len != (__u32)f->len || memcmp(lv.frame, f->data, lv.caplen) ||
 			lv.caplen != (lv.h.snap < (__u32)f->len ? lv.h.snap : (__u32)f->len))) {
 		snprintf(why, n, "record differs from the frame: len %u caplen %u vlan %u",
 			 lv.h.pkt_len, lv.caplen, lv.h.vlan_present);
@@ -1390,7 +1413,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 /* A private network namespace with lo up, for the XDP variant. */
 static int netns_lo(char *why, size_t n)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int s;
 
 	if (unshare(CLONE_NEWNET)) {
