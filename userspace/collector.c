@@ -99,6 +99,7 @@ struct ft_coll {
 	size_t capdelp;
 	struct ft_ckpt_ops ops;
 	bool has_ops;
+	size_t carry_created; /* flows started between cycles (ft_coll_end_entry) */
 	struct ft_coll_stats st;
 };
 
@@ -293,7 +294,9 @@ void ft_coll_begin(struct ft_coll *c, __u64 now_ns)
 	c->ndel = 0;
 	c->finished = false;
 	c->st.cycle++;
-	c->st.active = c->st.created = c->st.ended = 0;
+	c->st.active = c->st.ended = 0;
+	c->st.created = c->carry_created;
+	c->carry_created = 0;
 	c->st.kernel_entries = c->st.kernel_deleted = 0;
 	c->st.packets = c->st.bytes = 0;
 	memset(c->st.ended_by, 0, sizeof(c->st.ended_by));
@@ -641,6 +644,57 @@ void ft_coll_final(struct ft_coll *c, struct ft_cflow *f, const struct ft_flow_v
 	}
 }
 
+/* A flow that was in the index ends where it is: out of the index, its
+ * checkpoint slot emptied, freed by the commit after its end record. */
+static void ft_coll_detach_here(struct ft_coll *c, struct ft_cflow *f)
+{
+	ft_idx_remove(c, &f->f.key);
+	ft_ckpt_drop(c, f - c->pool);
+	f->flags = (f->flags & FT_CF_NEW) | FT_CF_DETACHED;
+	f->reason = FT_END_FORCED;
+}
+
+int ft_coll_end_entry(struct ft_coll *c, const struct ft_flow_key *k, const struct ft_flow_val *v)
+{
+	size_t s = ft_idx_slot(c, k);
+	struct ft_cflow *f;
+	long i;
+
+	if (c->idx[s] != IDX_EMPTY) {
+		i = IDX_POOL(c->idx[s]);
+		f = &c->pool[i];
+		if (ft_same_entry(&f->f.v, v)) {
+			/* Known (or checkpointed by a previous run): what arrived
+			 * since the last read is the end record's. */
+			f->f.v = *v;
+			f->flags &= ~FT_CF_RESTORED;
+			ft_coll_detach_here(c, f);
+			return 0;
+		}
+		if (f->flags & FT_CF_RESTORED) {
+			/* A checkpoint of an entry that is no longer there. */
+			ft_idx_remove(c, k);
+			ft_ckpt_drop(c, i);
+			ft_pool_free(c, i);
+		} else {
+			/* Replaced since the last read: the old one ends with
+			 * what was read of it, the new one with v. */
+			ft_coll_detach_here(c, f);
+		}
+	}
+	i = ft_pool_alloc(c);
+	if (i < 0)
+		return i;
+	f = &c->pool[i];
+	f->f.key = *k;
+	ft_cflow_start(c, f, v);
+	c->st.created--; /* counted with the cycle that reports it */
+	c->carry_created++;
+	f->flags = FT_CF_NEW | FT_CF_DETACHED;
+	f->reason = FT_END_FORCED;
+	return 0;
+}
+
 void ft_coll_keep(struct ft_coll *c, struct ft_cflow *f)
 {
 	(void)c;
@@ -754,6 +808,131 @@ void ft_coll_commit(struct ft_coll *c)
 	c->nrecs = 0;
 }
 
+/* ---- the de-duplicated view ---- */
+
+/* The key without its observation point. */
+static void ft_dedup_key(const struct ft_flow_key *k, struct ft_flow_key *out)
+{
+	*out = *k;
+	out->ifindex = 0;
+	out->dir = 0;
+	out->pad = 0;
+	out->pad2 = 0;
+}
+
+static bool ft_dedup_same(const struct ft_cflow *f, const struct ft_flow_key *rk)
+{
+	struct ft_flow_key k;
+
+	ft_dedup_key(&f->f.key, &k);
+	return ft_key_eq(&k, rk);
+}
+
+/* Whether observation a counts rather than b (both of the same key). */
+static bool ft_dedup_better(const struct ft_cflow *a, const struct ft_cflow *b, ft_obs_rank_fn rank,
+			    void *ctx)
+{
+	unsigned int ra = rank ? rank(ctx, a->f.key.ifindex, a->f.key.dir) : FT_OBS_NIC;
+	unsigned int rb = rank ? rank(ctx, b->f.key.ifindex, b->f.key.dir) : FT_OBS_NIC;
+
+	if (ra != rb)
+		return ra < rb;
+	if (ft_cflow_dbytes(a) != ft_cflow_dbytes(b))
+		return ft_cflow_dbytes(a) > ft_cflow_dbytes(b);
+	return a->f.key.ifindex < b->f.key.ifindex;
+}
+
+/* Room for n records; *mask is that of a table of at least 2n slots, of
+ * which exactly those are cleared (the buffer may be larger). */
+static int ft_dedup_reserve(struct ft_dedup_buf *b, size_t n, size_t *mask)
+{
+	size_t slots = 16;
+
+	while (slots < 2 * n)
+		slots *= 2;
+	if (b->ncounted < n) {
+		__u8 *p = realloc(b->counted, n);
+
+		if (!p)
+			return -ENOMEM;
+		b->counted = p;
+		b->ncounted = n;
+	}
+	if (b->nslots < slots) {
+		__u32 *p = realloc(b->slots, slots * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		b->slots = p;
+		b->nslots = slots;
+	}
+	memset(b->slots, 0, slots * sizeof(*b->slots));
+	memset(b->counted, 0, n);
+	*mask = slots - 1;
+	return 0;
+}
+
+int ft_dedup(struct ft_cflow *const *recs, size_t n, ft_obs_rank_fn rank, void *ctx,
+	     struct ft_dedup_buf *b, struct ft_dedup *out)
+{
+	size_t mask, i;
+
+	memset(out, 0, sizeof(*out));
+	if (n > UINT32_MAX - 1 || ft_dedup_reserve(b, n ? n : 1, &mask))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const struct ft_cflow *f = recs[i];
+		struct ft_flow_key rk;
+		size_t s;
+
+		if (!ft_cflow_dpackets(f))
+			continue;
+		ft_dedup_key(&f->f.key, &rk);
+		s = ft_key_hash(&rk) & mask;
+		while (b->slots[s] && !ft_dedup_same(recs[b->slots[s] - 1], &rk))
+			s = (s + 1) & mask;
+		if (!b->slots[s]) {
+			b->slots[s] = i + 1;
+			b->counted[i] = 1;
+			out->keys++;
+		} else if (ft_dedup_better(f, recs[b->slots[s] - 1], rank, ctx)) {
+			b->counted[b->slots[s] - 1] = 0;
+			b->slots[s] = i + 1;
+			b->counted[i] = 1;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		const struct ft_cflow *f = recs[i];
+
+		if (!ft_cflow_dpackets(f))
+			continue;
+		if (b->counted[i]) {
+			out->packets += ft_cflow_dpackets(f);
+			out->bytes += ft_cflow_dbytes(f);
+		} else {
+			out->dup_packets += ft_cflow_dpackets(f);
+			out->dup_bytes += ft_cflow_dbytes(f);
+			out->dups++;
+		}
+	}
+	out->valid = true;
+	return 0;
+}
+
+void ft_dedup_buf_free(struct ft_dedup_buf *b)
+{
+	free(b->slots);
+	free(b->counted);
+	memset(b, 0, sizeof(*b));
+}
+
+unsigned int ft_report_rank(const struct ft_report *r, __u32 ifindex, __u32 dir)
+{
+	if (!ft_report_veth(r, ifindex))
+		return FT_OBS_NIC;
+	return dir == FT_DIR_INGRESS ? FT_OBS_FROM_CONTAINER : FT_OBS_TO_CONTAINER;
+}
+
 /* ---- the kernel side ---- */
 
 static __u64 ft_clock_ns(clockid_t id)
@@ -825,15 +1004,19 @@ static int ft_own_map(const char *root, const char *name, enum bpf_map_type type
 
 int ft_run_meta_load(const char *root, struct ft_run_meta *m)
 {
-	__u32 zero = 0;
 	int fd = ft_map_fd(root, "ft_run_meta"), err = 0;
+	struct bpf_map_info info;
+	__u32 zero = 0;
 
 	memset(m, 0, sizeof(*m));
 	if (fd < 0)
 		return fd;
-	if (bpf_map_lookup_elem(fd, &zero, m))
+	/* A meta of another layout (another flowtap version) is none. */
+	if (ft_map_info(fd, &info) || info.value_size != sizeof(*m))
+		err = -ENOENT;
+	else if (bpf_map_lookup_elem(fd, &zero, m))
 		err = -errno;
-	else if (m->magic != FT_RUN_META_MAGIC || m->nifaces > FT_MAX_IFACE_ARGS)
+	else if (m->magic != FT_RUN_META_MAGIC || m->nifaces > FT_RUN_META_MAX)
 		err = -ENOENT;
 	close(fd);
 	if (err)
@@ -1096,8 +1279,10 @@ void ft_collector_close(struct ft_collector *c)
 	free(c->ifprev);
 	free(c->ifd);
 	free(c->ifcur);
-	c->ifprev = c->ifcur = NULL;
+	free(c->ifgone);
+	c->ifprev = c->ifcur = c->ifgone = NULL;
 	c->ifd = NULL;
+	ft_dedup_buf_free(&c->dd);
 }
 
 /*
@@ -1147,6 +1332,42 @@ static const struct ft_if_stats *ft_if_prev(const struct ft_collector *c, __u32 
 	return NULL;
 }
 
+static bool ft_if_in(const struct ft_if_totals *t, size_t n, __u32 ifindex, __u32 dir)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].ifindex == ifindex && t[i].dir == dir)
+			return true;
+	return false;
+}
+
+/* The last counters of interfaces that went away since the last report
+ * join the ones just read, at the end, so that their last deltas are
+ * reported like any other. */
+static int ft_collector_ifgone_append(struct ft_collector *c)
+{
+	size_t n = c->nifcur, i;
+	struct ft_if_totals *p;
+
+	c->nifgone_cur = 0;
+	if (!c->nifgone)
+		return 0;
+	p = realloc(c->ifcur, (n + c->nifgone) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	c->ifcur = p;
+	for (i = 0; i < c->nifgone; i++) {
+		const struct ft_if_totals *g = &c->ifgone[i];
+
+		/* Still counted in the kernel (the forget failed): as it is. */
+		if (!ft_if_in(c->ifcur, n, g->ifindex, g->dir))
+			c->ifcur[c->nifcur + c->nifgone_cur++] = *g;
+	}
+	c->nifcur += c->nifgone_cur;
+	return 0;
+}
+
 /* Interval deltas of the class counters; a counter that went down belongs
  * to a new entry, counted from zero. */
 static int ft_collector_ifstats(struct ft_collector *c)
@@ -1160,6 +1381,9 @@ static int ft_collector_ifstats(struct ft_collector *c)
 	c->nifcur = 0;
 	err = ft_read_if_totals_fds(c->ifstats_fd, c->ifslot_fd, c->ifslots_fd, &c->ifcur,
 				    &c->nifcur);
+	if (err)
+		return err;
+	err = ft_collector_ifgone_append(c);
 	if (err)
 		return err;
 	free(c->ifd);
@@ -1190,9 +1414,13 @@ static int ft_collector_ifstats(struct ft_collector *c)
 	return 0;
 }
 
-/* Reads the whole table in batches (key iteration on kernels without
- * them), feeding every entry to the core. */
-static int ft_collector_read(struct ft_collector *c)
+/* Called with each batch of entries read, their per-CPU values summed. */
+typedef int (*ft_batch_fn)(void *arg, const struct ft_flow_key *k, const struct ft_flow_val *v,
+			   size_t n);
+
+/* Reads the whole flow table in batches (key iteration on kernels without
+ * them). */
+static int ft_flows_each(int fd, ft_batch_fn fn, void *arg)
 {
 	const size_t vsz = ROUND8(sizeof(struct ft_flow_val)) * ft_ncpus();
 	__u32 chunk = 4096, count, batch = 0, i;
@@ -1215,8 +1443,8 @@ static int ft_collector_read(struct ft_collector *c)
 			}
 		}
 		count = chunk;
-		err = bpf_map_lookup_batch(c->flows_fd, first ? NULL : &batch, &batch, keys, vals,
-					   &count, &bo);
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
+					   &bo);
 		if (err && errno == ENOSPC && !count) {
 			chunk *= 4; /* a bucket holds more than a chunk */
 			free(keys);
@@ -1234,7 +1462,7 @@ static int ft_collector_read(struct ft_collector *c)
 		}
 		for (i = 0; i < count; i++)
 			ft_sum_flow_val((char *)vals + i * vsz, ft_ncpus(), &sum[i]);
-		if (ft_coll_observe_many(c->core, keys, sum, count)) {
+		if (fn(arg, keys, sum, count)) {
 			err = -ENOMEM;
 			break;
 		}
@@ -1248,15 +1476,15 @@ static int ft_collector_read(struct ft_collector *c)
 		struct ft_flow_key key, next, *prev = NULL;
 
 		err = 0;
-		while (!bpf_map_get_next_key(c->flows_fd, prev, &next)) {
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
 			struct ft_flow_val v;
 
 			key = next;
 			prev = &key;
-			if (bpf_map_lookup_elem(c->flows_fd, &key, vals))
+			if (bpf_map_lookup_elem(fd, &key, vals))
 				continue;
 			ft_sum_flow_val(vals, ft_ncpus(), &v);
-			if (!ft_coll_observe(c->core, &key, &v)) {
+			if (fn(arg, &key, &v, 1)) {
 				err = -ENOMEM;
 				break;
 			}
@@ -1266,6 +1494,18 @@ static int ft_collector_read(struct ft_collector *c)
 	free(vals);
 	free(sum);
 	return err;
+}
+
+static int ft_observe_batch(void *arg, const struct ft_flow_key *k, const struct ft_flow_val *v,
+			    size_t n)
+{
+	return ft_coll_observe_many(arg, k, v, n);
+}
+
+/* Feeds every kernel entry to the core. */
+static int ft_collector_read(struct ft_collector *c)
+{
+	return ft_flows_each(c->flows_fd, ft_observe_batch, c->core);
 }
 
 /*
@@ -1394,19 +1634,130 @@ int ft_collector_cycle(struct ft_collector *c, bool final)
 
 static void ft_collector_ifckpt(struct ft_collector *c)
 {
-	size_t i;
+	size_t live = c->nifcur - c->nifgone_cur, i;
 
 	for (i = 0; c->ifckpt_fd >= 0 && i < c->nifcur; i++) {
 		struct ft_if_key k = {.ifindex = c->ifcur[i].ifindex, .dir = c->ifcur[i].dir};
 
-		bpf_map_update_elem(c->ifckpt_fd, &k, &c->ifcur[i].s, BPF_ANY);
+		if (i < live)
+			bpf_map_update_elem(c->ifckpt_fd, &k, &c->ifcur[i].s, BPF_ANY);
+		else
+			bpf_map_delete_elem(c->ifckpt_fd, &k);
 	}
-	/* What was just reported is the base of the next interval. */
+	/* What was just reported is the base of the next interval; the
+	 * interfaces that went away are done with. */
 	free(c->ifprev);
 	c->ifprev = c->ifcur;
-	c->nifprev = c->nifcur;
+	c->nifprev = live;
 	c->ifcur = NULL;
 	c->nifcur = 0;
+	c->nifgone = c->nifgone_cur = 0;
+}
+
+static unsigned int ft_rank_of_report(void *ctx, __u32 ifindex, __u32 dir)
+{
+	return ft_report_rank(ctx, ifindex, dir);
+}
+
+int ft_collector_dedup(struct ft_collector *c)
+{
+	int err =
+	    ft_dedup(c->rep.recs, c->rep.nrecs, ft_rank_of_report, &c->rep, &c->dd, &c->rep.dd);
+
+	c->rep.counted = err ? NULL : c->dd.counted;
+	return err;
+}
+
+/* Keeps the current counters of ifindex for the next report. */
+static int ft_collector_if_stash(struct ft_collector *c, __u32 ifindex)
+{
+	struct ft_if_totals *t = NULL, *p;
+	size_t n = 0, i, j;
+	int err;
+
+	err = ft_read_if_totals_fds(c->ifstats_fd, c->ifslot_fd, c->ifslots_fd, &t, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		if (t[i].ifindex != ifindex)
+			continue;
+		for (j = 0; j < c->nifgone; j++)
+			if (c->ifgone[j].ifindex == ifindex && c->ifgone[j].dir == t[i].dir)
+				break;
+		if (j == c->nifgone) {
+			p = realloc(c->ifgone, (c->nifgone + 1) * sizeof(*p));
+			if (!p) {
+				err = -ENOMEM;
+				break;
+			}
+			c->ifgone = p;
+			c->nifgone++;
+		}
+		c->ifgone[j] = t[i];
+	}
+	free(t);
+	return err;
+}
+
+struct ft_iface_keys {
+	__u32 ifindex;
+	struct ft_flow_key *v;
+	size_t n, cap;
+};
+
+static int ft_pick_iface(void *arg, const struct ft_flow_key *k, const struct ft_flow_val *v,
+			 size_t n)
+{
+	struct ft_iface_keys *ks = arg;
+	size_t i;
+
+	(void)v;
+	for (i = 0; i < n; i++)
+		if (k[i].ifindex == ks->ifindex && VEC_PUSH(ks->v, ks->n, ks->cap, k[i]))
+			return -ENOMEM;
+	return 0;
+}
+
+int ft_collector_forget_iface(struct ft_collector *c, __u32 ifindex)
+{
+	struct ft_iface_keys ks = {.ifindex = ifindex};
+	void *vals = NULL;
+	int err, ended = 0;
+	__u32 dir;
+	size_t i;
+
+	err = ft_collector_if_stash(c, ifindex);
+	if (err)
+		pr_warn("interface %u went away: its last counters are lost (%s)\n", ifindex,
+			strerror(-err));
+	err = ft_flows_each(c->flows_fd, ft_pick_iface, &ks);
+	if (!err && ks.n && !(vals = calloc(ft_ncpus(), ROUND8(sizeof(struct ft_flow_val)))))
+		err = -ENOMEM;
+	for (i = 0; !err && i < ks.n; i++) {
+		struct ft_flow_val v;
+		int r;
+
+		if (c->lookup_delete) {
+			r = bpf_map_lookup_and_delete_elem(c->flows_fd, &ks.v[i], vals);
+		} else {
+			r = bpf_map_lookup_elem(c->flows_fd, &ks.v[i], vals);
+			if (!r)
+				bpf_map_delete_elem(c->flows_fd, &ks.v[i]);
+		}
+		if (r)
+			continue; /* gone already: the next cycle ends it (forced) */
+		ft_sum_flow_val(vals, ft_ncpus(), &v);
+		err = ft_coll_end_entry(c->core, &ks.v[i], &v);
+		ended += !err;
+	}
+	for (dir = 0; c->ifckpt_fd >= 0 && dir < FT_DIR_MAX; dir++) {
+		struct ft_if_key k = {.ifindex = ifindex, .dir = dir};
+
+		bpf_map_delete_elem(c->ifckpt_fd, &k);
+	}
+	free(vals);
+	free(ks.v);
+	return err ? err : ended;
 }
 
 int ft_collector_commit(struct ft_collector *c)

@@ -33,13 +33,16 @@
 #include "opts.h"
 #include "state.h"
 
+struct ft_cveth;
+
 /* Why a flow record ends: the values of IPFIX flowEndReason (RFC 7012). */
 enum ft_end_reason {
 	FT_END_NONE = 0,      /* interval record: the flow goes on */
 	FT_END_IDLE = 1,      /* no packet for the idle timeout */
 	FT_END_ACTIVE = 2,    /* the record closed at the active timeout; the flow goes on */
 	FT_END_EOF = 3,	      /* TCP FIN or RST seen, then idle for the short timeout */
-	FT_END_FORCED = 4,    /* shutdown, or the kernel entry was removed by someone else */
+	FT_END_FORCED = 4,    /* shutdown, the interface went away, or the kernel entry was
+			       * removed by someone else */
 	FT_END_RESOURCES = 5, /* evicted to keep the kernel table from filling */
 	FT_END_MAX,
 };
@@ -177,6 +180,13 @@ void ft_coll_final(struct ft_coll *c, struct ft_cflow *f, const struct ft_flow_v
 void ft_coll_keep(struct ft_coll *c, struct ft_cflow *f);
 /* shutdown: every flow ends, reason forced. */
 void ft_coll_finish(struct ft_coll *c, bool shutdown);
+/*
+ * Between cycles: the interface of k went away (a container's veth was
+ * deleted), and v holds the values its kernel entry had when it was
+ * removed with lookup-and-delete. The flow ends now, reason forced, and its
+ * record is reported with the next cycle. 0 or -ENOMEM.
+ */
+int ft_coll_end_entry(struct ft_coll *c, const struct ft_flow_key *k, const struct ft_flow_val *v);
 /* The records of the finished cycle: every flow with traffic in the
  * interval or whose record closed. Valid until commit. */
 size_t ft_coll_records(struct ft_coll *c, struct ft_cflow *const **recs);
@@ -208,6 +218,49 @@ struct ft_hs_timeouts {
 	__u64 n;
 };
 
+/*
+ * The de-duplicated view of an interval (docs/containers.md, "Counting a
+ * packet once"): a packet seen at several observation points is the same
+ * traffic. Per flow key without its observation point (family, protocol,
+ * addresses, ports, VLAN), only the observation of the best rank counts:
+ * from_container (host-side veth ingress), then to_container (host-side
+ * veth egress), then a NIC. Among observations of the same rank, the one
+ * with the most bytes in the interval (then the lowest ifindex).
+ */
+enum ft_obs_rank {
+	FT_OBS_FROM_CONTAINER = 1,
+	FT_OBS_TO_CONTAINER = 2,
+	FT_OBS_NIC = 3,
+};
+
+/* The rank of an observation point; ctx is the caller's. */
+typedef unsigned int (*ft_obs_rank_fn)(void *ctx, __u32 ifindex, __u32 dir);
+
+struct ft_dedup {
+	bool valid;		      /* computed for this report */
+	__u64 packets, bytes;	      /* the interval's flow traffic, each packet once */
+	__u64 dup_packets, dup_bytes; /* observations left out */
+	size_t keys;		      /* distinct keys with traffic */
+	size_t dups;		      /* observations left out */
+};
+
+/* Scratch space reused from interval to interval. */
+struct ft_dedup_buf {
+	__u32 *slots; /* open addressing: record index + 1 of each key's best */
+	size_t nslots;
+	__u8 *counted;
+	size_t ncounted;
+};
+
+/*
+ * One pass over an interval's records (those with packets in it): fills
+ * out and, in b->counted, one byte per record: 1 when it is the
+ * observation that counts. 0 or -ENOMEM (out->valid false).
+ */
+int ft_dedup(struct ft_cflow *const *recs, size_t n, ft_obs_rank_fn rank, void *ctx,
+	     struct ft_dedup_buf *b, struct ft_dedup *out);
+void ft_dedup_buf_free(struct ft_dedup_buf *b);
+
 /* One interval, as every sink sees it. */
 struct ft_report {
 	__u64 now_ns;	  /* CLOCK_MONOTONIC at the drain */
@@ -225,7 +278,25 @@ struct ft_report {
 	size_t nhs_timeouts;
 	__u64 tcp_hs_timeouts; /* their sum */
 	__u64 http_samples;    /* HTTP samples consumed from the ring buffer */
+	/* Container veths (`flowtap run --containers`): the veth behind an
+	 * ifindex, with its name and labels (also for a veth removed during
+	 * the interval), NULL for any other interface. NULL: none known. */
+	const struct ft_cveth *(*veth)(void *ctx, __u32 ifindex);
+	void *veth_ctx;
+	/* The de-duplicated view; counted[i] (when not NULL) is 1 if recs[i]
+	 * is the observation that counts in it. */
+	struct ft_dedup dd;
+	const __u8 *counted;
 };
+
+static inline const struct ft_cveth *ft_report_veth(const struct ft_report *r, __u32 ifindex)
+{
+	return r->veth ? r->veth(r->veth_ctx, ifindex) : NULL;
+}
+
+/* The rank of an observation point in a report: a container veth's
+ * ingress / egress, else a NIC. */
+unsigned int ft_report_rank(const struct ft_report *r, __u32 ifindex, __u32 dir);
 
 static inline double ft_report_epoch(const struct ft_report *r, __u64 ns)
 {
@@ -259,6 +330,9 @@ struct ft_collector {
 	struct ft_if_totals *ifcur;
 	size_t nifcur;
 	__u64 last_ns;
+	struct ft_if_totals *ifgone; /* last totals of interfaces that went away */
+	size_t nifgone, nifgone_cur; /* ... and how many of them ifcur ends with */
+	struct ft_dedup_buf dd;
 	struct ft_report rep;
 };
 
@@ -269,6 +343,16 @@ int ft_collector_open(struct ft_collector *c, const char *root, const struct ft_
 int ft_collector_cycle(struct ft_collector *c, bool final);
 int ft_collector_commit(struct ft_collector *c);
 void ft_collector_close(struct ft_collector *c);
+/* After a cycle, before the sinks: the report's de-duplicated view, ranked
+ * with ft_report_rank() (set rep.veth first). */
+int ft_collector_dedup(struct ft_collector *c);
+/*
+ * Between cycles, when an interface went away (before ft_ct_forget()): its
+ * kernel flow entries are removed with lookup-and-delete and end (forced),
+ * and its interface counters are kept, so that the next report carries
+ * their last deltas. Returns the number of flows ended or a negative errno.
+ */
+int ft_collector_forget_iface(struct ft_collector *c, __u32 ifindex);
 
 /*
  * What a run attached, pinned next to the datapath so that a run restarted
@@ -276,11 +360,12 @@ void ft_collector_close(struct ft_collector *c);
  * attached, but never what was attached by someone else.
  */
 #define FT_RUN_META_MAGIC 0x66747275 /* "ftru" */
+#define FT_RUN_META_MAX	  4096	     /* interfaces given plus container veths */
 struct ft_run_meta {
 	__u32 magic;
 	__u32 created_datapath; /* a run loaded the datapath and may remove it */
 	__u32 nifaces;
-	__u32 ifindex[FT_MAX_IFACE_ARGS];
+	__u32 ifindex[FT_RUN_META_MAX];
 };
 /* 0 and the meta, -ENOENT when none. */
 int ft_run_meta_load(const char *root, struct ft_run_meta *m);
@@ -304,7 +389,9 @@ int ft_flowlog_sample(struct ft_flowlog *l, const struct ft_http_event *e);
 /* SIGHUP: reopen the file (after an external rotation). */
 int ft_flowlog_reopen(struct ft_flowlog *l);
 void ft_flowlog_close(struct ft_flowlog *l);
-/* One record: ft_flow_json() plus packets_delta, bytes_delta, end_reason. */
+/* One record: ft_flow_json() plus packets_delta, bytes_delta, end_reason;
+ * on a container veth also its labels and container_direction. (The flow
+ * log adds dedup_counted when the report has the de-duplicated view.) */
 json_object *ft_record_json(const struct ft_report *r, const struct ft_cflow *f);
 
 struct ft_syslog_cfg {
@@ -326,14 +413,21 @@ int ft_syslog_facility(const char *name);
 /* IPFIX export of closed records (RFC 7011) through libfixbuf. */
 struct ft_ipfix;
 bool ft_ipfix_available(void);
+/* labels: also the templates of container veths' records (their labels in
+ * enterprise-specific elements), for a collector that follows containers. */
 struct ft_ipfix *ft_ipfix_open(const struct ft_addrport *dst, bool tcp, __u32 domain,
-			       double template_refresh);
+			       double template_refresh, bool labels);
 int ft_ipfix_report(struct ft_ipfix *x, const struct ft_report *r);
 void ft_ipfix_close(struct ft_ipfix *x);
 
 /* ---- configuration of `flowtap run` (docs/config.md) ---- */
 
 enum ft_run_hook { FT_RUN_HOOK_AUTO, FT_RUN_HOOK_XDP, FT_RUN_HOOK_TC };
+
+/* Following container veths: by default when the host has a container
+ * runtime (docs/collector.md, "Containers"). */
+enum ft_run_containers { FT_RUN_CT_AUTO, FT_RUN_CT_ON, FT_RUN_CT_OFF };
+#define FT_RUN_PATTERNS_MAX 512
 
 struct ft_run_config {
 	struct ft_iface_list ifaces;
@@ -352,7 +446,10 @@ struct ft_run_config {
 	double ipfix_template_refresh;
 	bool metrics;
 	struct ft_addrport metrics_addr;
-	bool containers;
+	double metrics_retention;		      /* seconds a gone interface's series stay */
+	int containers;				      /* enum ft_run_containers */
+	char containers_include[FT_RUN_PATTERNS_MAX]; /* comma-separated fnmatch globs */
+	char containers_exclude[FT_RUN_PATTERNS_MAX];
 	bool keep;
 	bool checkpoint;
 	unsigned long flow_table_size; /* 0: the datapath's default */

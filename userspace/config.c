@@ -32,13 +32,15 @@ enum cfg_type {
 	CFG_FACILITY,
 	CFG_TRANSPORT,
 	CFG_PERCENT,
+	CFG_CONTAINERS, /* yes / no / auto */
+	CFG_STRING,	/* aux: the field's size */
 };
 
 struct cfg_key {
 	const char *name;
 	enum cfg_type type;
 	size_t off;
-	size_t aux;		/* CFG_ADDRPORT: offset of the enable flag */
+	size_t aux;		/* CFG_ADDRPORT: offset of the enable flag; CFG_STRING: size */
 	unsigned long min, max; /* CFG_UINT / CFG_SIZE / CFG_PERCENT */
 };
 
@@ -62,7 +64,10 @@ static const struct cfg_key keys[] = {
     {"ipfix_domain", CFG_UINT, OFF(ipfix_domain), 0, 0, 0xffffffffUL},
     {"ipfix_template_refresh", CFG_DURATION, OFF(ipfix_template_refresh)},
     {"metrics", CFG_ADDRPORT, OFF(metrics_addr), OFF(metrics)},
-    {"containers", CFG_BOOL, OFF(containers)},
+    {"metrics_retention", CFG_DURATION, OFF(metrics_retention)},
+    {"containers", CFG_CONTAINERS, OFF(containers)},
+    {"containers_include", CFG_STRING, OFF(containers_include), FT_RUN_PATTERNS_MAX},
+    {"containers_exclude", CFG_STRING, OFF(containers_exclude), FT_RUN_PATTERNS_MAX},
     {"keep", CFG_BOOL, OFF(keep)},
     {"checkpoint", CFG_BOOL, OFF(checkpoint)},
     {"flow_table_size", CFG_UINT, OFF(flow_table_size), 0, 1, 1UL << 26},
@@ -192,6 +197,24 @@ static int cfg_store(struct ft_run_config *c, const struct cfg_key *k, const cha
 		if (strcmp(v, "udp") && strcmp(v, "tcp"))
 			goto bad;
 		*(bool *)field = !strcmp(v, "tcp");
+		return 0;
+	case CFG_CONTAINERS: {
+		bool on;
+
+		if (!strcmp(v, "auto"))
+			*(int *)field = FT_RUN_CT_AUTO;
+		else if (!cfg_bool(v, &on))
+			*(int *)field = on ? FT_RUN_CT_ON : FT_RUN_CT_OFF;
+		else
+			goto bad;
+		return 0;
+	}
+	case CFG_STRING:
+		if (strlen(v) >= k->aux) {
+			snprintf(why, wl, "%s: at most %zu characters", k->name, k->aux - 1);
+			return -EINVAL;
+		}
+		snprintf(field, k->aux, "%s", v);
 		return 0;
 	}
 bad:

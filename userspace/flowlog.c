@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "collector.h"
+#include "containers.h"
 #include "log.h"
 #include "output.h"
 
@@ -125,6 +126,20 @@ out:
 	return err;
 }
 
+/* On a container veth: its name (also once it is gone), the container's
+ * labels and the direction as the container sees it. */
+static void ft_record_labels(const struct ft_report *r, const struct ft_cflow *f, json_object *o)
+{
+	const struct ft_cveth *v = ft_report_veth(r, f->f.key.ifindex);
+
+	if (!v)
+		return;
+	json_object_object_add(o, "iface", json_object_new_string(v->ifname));
+	ft_ct_labels_json(&v->labels, o);
+	json_object_object_add(o, "container_direction",
+			       json_object_new_string(ft_ct_dir_name(f->f.key.dir)));
+}
+
 json_object *ft_record_json(const struct ft_report *r, const struct ft_cflow *f)
 {
 	json_object *o = ft_flow_json(&f->f);
@@ -140,6 +155,7 @@ json_object *ft_record_json(const struct ft_report *r, const struct ft_cflow *f)
 	json_object_object_add(o, "bytes_delta", json_object_new_uint64(ft_cflow_dbytes(f)));
 	json_object_object_add(o, "end_reason", *reason ? json_object_new_string(reason) : NULL);
 	json_object_object_add(o, "time", json_object_new_double(ft_report_epoch(r, r->now_ns)));
+	ft_record_labels(r, f, o);
 	return o;
 }
 
@@ -182,6 +198,9 @@ int ft_flowlog_write(struct ft_flowlog *l, const struct ft_report *r)
 	for (i = 0; i < r->nrecs && !err; i++) {
 		json_object *o = ft_record_json(r, r->recs[i]);
 
+		if (r->counted)
+			json_object_object_add(o, "dedup_counted",
+					       json_object_new_boolean(r->counted[i]));
 		err = ft_flowlog_line(l, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
 	}

@@ -10,6 +10,12 @@
  * minus its Ethernet header and VLAN tag); layer2OctetDeltaCount is the
  * frame as flowtap counts it everywhere else.
  *
+ * Records of a container veth use two more templates that add the
+ * standard interfaceName and enterprise-specific elements for the
+ * container's labels (id, name, pod, namespace, runtime), variable-length
+ * strings. Their enterprise number is RFC 5612's number for documentation,
+ * a placeholder until flowtap has one of its own (docs/collector.md).
+ *
  * Built only when libfixbuf's headers (and glib's) are on the include path:
  * `pkg-config --cflags --libs libfixbuf`. Otherwise --ipfix reports that
  * this build has no IPFIX.
@@ -22,15 +28,38 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include "collector.h"
+#include "containers.h"
 #include "log.h"
 
 #if __has_include(<glib.h>) && __has_include(<fixbuf/public.h>)
 #include <fixbuf/public.h>
 
-#define TID_V4	0x3100
-#define TID_V6	0x3101
-#define SPEC_V4 1
-#define SPEC_V6 2
+#define TID_V4	 0x3100
+#define TID_V6	 0x3101
+#define TID_V4CT 0x3102
+#define TID_V6CT 0x3103
+#define SPEC_V4	 1
+#define SPEC_V6	 2
+#define SPEC_CT	 4 /* a container veth's labels */
+
+/* RFC 5612: the Private Enterprise Number reserved for documentation. A
+ * placeholder: a collector that should keep these elements apart from
+ * anyone else's needs flowtap's own registered number here. */
+#define FT_IPFIX_PEN 32473
+
+static fbInfoElement_t ft_ipfix_ies[] = {
+    FB_IE_INIT_FULL("flowtapContainerId", FT_IPFIX_PEN, 1, FB_IE_VARLEN, FB_IE_DEFAULT, 0, 0,
+		    FB_STRING, NULL),
+    FB_IE_INIT_FULL("flowtapContainerName", FT_IPFIX_PEN, 2, FB_IE_VARLEN, FB_IE_DEFAULT, 0, 0,
+		    FB_STRING, NULL),
+    FB_IE_INIT_FULL("flowtapPodName", FT_IPFIX_PEN, 3, FB_IE_VARLEN, FB_IE_DEFAULT, 0, 0, FB_STRING,
+		    NULL),
+    FB_IE_INIT_FULL("flowtapPodNamespace", FT_IPFIX_PEN, 4, FB_IE_VARLEN, FB_IE_DEFAULT, 0, 0,
+		    FB_STRING, NULL),
+    FB_IE_INIT_FULL("flowtapContainerRuntime", FT_IPFIX_PEN, 5, FB_IE_VARLEN, FB_IE_DEFAULT, 0, 0,
+		    FB_STRING, NULL),
+    FB_IE_NULL,
+};
 
 /* Order of the records below: fixbuf copies fields back to back. */
 static fbInfoElementSpec_t ft_ipfix_spec[] = {{"flowStartMilliseconds", 8, 0},
@@ -51,6 +80,12 @@ static fbInfoElementSpec_t ft_ipfix_spec[] = {{"flowStartMilliseconds", 8, 0},
 					      {"protocolIdentifier", 1, 0},
 					      {"flowEndReason", 1, 0},
 					      {"flowDirection", 1, 0},
+					      {"interfaceName", FB_IE_VARLEN, SPEC_CT},
+					      {"flowtapContainerId", FB_IE_VARLEN, SPEC_CT},
+					      {"flowtapContainerName", FB_IE_VARLEN, SPEC_CT},
+					      {"flowtapPodName", FB_IE_VARLEN, SPEC_CT},
+					      {"flowtapPodNamespace", FB_IE_VARLEN, SPEC_CT},
+					      {"flowtapContainerRuntime", FB_IE_VARLEN, SPEC_CT},
 					      FB_IESPEC_NULL};
 
 struct ft_ipfix_head {
@@ -76,6 +111,21 @@ struct ft_ipfix_v6 {
 	struct ft_ipfix_tail t;
 } __attribute__((packed));
 
+/* Strings, without their NUL; empty when unknown. */
+struct ft_ipfix_ct {
+	fbVarfield_t ifname, id, name, pod, ns, runtime;
+} __attribute__((packed));
+
+struct ft_ipfix_v4ct {
+	struct ft_ipfix_v4 b;
+	struct ft_ipfix_ct c;
+} __attribute__((packed));
+
+struct ft_ipfix_v6ct {
+	struct ft_ipfix_v6 b;
+	struct ft_ipfix_ct c;
+} __attribute__((packed));
+
 struct ft_ipfix {
 	fbConnSpec_t spec;
 	char host[64], port[8];
@@ -84,6 +134,7 @@ struct ft_ipfix {
 	fbInfoModel_t *model;
 	fBuf_t *fbuf; /* owns the session and the exporter */
 	time_t templates_sent;
+	bool labels; /* the container templates too */
 	bool failed;
 };
 
@@ -119,14 +170,17 @@ static int ft_ipfix_connect(struct ft_ipfix *x)
 	static const struct {
 		uint16_t tid;
 		uint32_t flags;
-	} tmpls[] = {{TID_V4, SPEC_V4}, {TID_V6, SPEC_V6}};
+	} tmpls[] = {{TID_V4, SPEC_V4},
+		     {TID_V6, SPEC_V6},
+		     {TID_V4CT, SPEC_V4 | SPEC_CT},
+		     {TID_V6CT, SPEC_V6 | SPEC_CT}};
 	fbSession_t *s = fbSessionAlloc(x->model);
 	fbExporter_t *e;
 	GError *err = NULL;
 	size_t i;
 
 	fbSessionSetDomain(s, x->domain);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < (x->labels ? 4 : 2); i++) {
 		/* Each template is owned by the session it is added to. */
 		fbTemplate_t *in = ft_ipfix_template(x, tmpls[i].flags, &err);
 		fbTemplate_t *ex = in ? ft_ipfix_template(x, tmpls[i].flags, &err) : NULL;
@@ -165,7 +219,7 @@ static void ft_glib_log(const gchar *domain, GLogLevelFlags level, const gchar *
 }
 
 struct ft_ipfix *ft_ipfix_open(const struct ft_addrport *dst, bool tcp, __u32 domain,
-			       double template_refresh)
+			       double template_refresh, bool labels)
 {
 	struct ft_ipfix *x = calloc(1, sizeof(*x));
 	const struct sockaddr_in *sin = (const void *)&dst->ss;
@@ -186,7 +240,10 @@ struct ft_ipfix *ft_ipfix_open(const struct ft_addrport *dst, bool tcp, __u32 do
 	x->spec.svc = x->port;
 	x->domain = domain;
 	x->refresh = template_refresh > 0 ? template_refresh : 60;
+	x->labels = labels;
 	x->model = fbInfoModelAlloc();
+	if (x->model)
+		fbInfoModelAddElementArray(x->model, ft_ipfix_ies);
 	if (!x->model || ft_ipfix_connect(x)) {
 		ft_ipfix_close(x);
 		return NULL;
@@ -240,32 +297,61 @@ static void ft_ipfix_fill(const struct ft_report *r, const struct ft_cflow *f,
 	t->direction = k->dir == FT_DIR_EGRESS ? 1 : 0;
 }
 
+static fbVarfield_t ft_ipfix_str(const char *s)
+{
+	return (fbVarfield_t){.len = strlen(s), .buf = (uint8_t *)s};
+}
+
+/* The labels point into v, which outlives the append (fixbuf copies). */
+static void ft_ipfix_labels(const struct ft_cveth *v, struct ft_ipfix_ct *c)
+{
+	const struct ft_ct_labels *l = &v->labels;
+
+	c->ifname = ft_ipfix_str(v->ifname);
+	c->id = ft_ipfix_str(l->container_id);
+	c->name = ft_ipfix_str(l->container);
+	c->pod = ft_ipfix_str(l->pod);
+	c->ns = ft_ipfix_str(l->pod_namespace);
+	c->runtime = ft_ipfix_str(ft_runtime_name(l->runtime));
+}
+
+static int ft_ipfix_emit(struct ft_ipfix *x, uint16_t tid, const void *rec, size_t len,
+			 GError **err)
+{
+	if (!fBufSetInternalTemplate(x->fbuf, tid, err) ||
+	    !fBufSetExportTemplate(x->fbuf, tid, err))
+		return -EINVAL;
+	return fBufAppend(x->fbuf, (uint8_t *)rec, len, err) ? 0 : -EIO;
+}
+
 static int ft_ipfix_append(struct ft_ipfix *x, const struct ft_report *r, const struct ft_cflow *f,
 			   GError **err)
 {
-	if (f->f.key.family == FT_FAMILY_IPV6) {
-		struct ft_ipfix_v6 rec;
+	const struct ft_cveth *v = ft_report_veth(r, f->f.key.ifindex);
 
-		memcpy(rec.src, f->f.key.src, 16);
-		memcpy(rec.dst, f->f.key.dst, 16);
-		ft_ipfix_fill(r, f, &rec.h, &rec.t);
-		if (!fBufSetInternalTemplate(x->fbuf, TID_V6, err) ||
-		    !fBufSetExportTemplate(x->fbuf, TID_V6, err))
-			return -EINVAL;
-		return fBufAppend(x->fbuf, (uint8_t *)&rec, sizeof(rec), err) ? 0 : -EIO;
+	if (f->f.key.family == FT_FAMILY_IPV6) {
+		struct ft_ipfix_v6ct rec;
+
+		memcpy(rec.b.src, f->f.key.src, 16);
+		memcpy(rec.b.dst, f->f.key.dst, 16);
+		ft_ipfix_fill(r, f, &rec.b.h, &rec.b.t);
+		if (!v || !x->labels)
+			return ft_ipfix_emit(x, TID_V6, &rec.b, sizeof(rec.b), err);
+		ft_ipfix_labels(v, &rec.c);
+		return ft_ipfix_emit(x, TID_V6CT, &rec, sizeof(rec), err);
 	} else {
-		struct ft_ipfix_v4 rec;
+		struct ft_ipfix_v4ct rec;
 		uint32_t a;
 
 		memcpy(&a, f->f.key.src, 4);
-		rec.src = ntohl(a);
+		rec.b.src = ntohl(a);
 		memcpy(&a, f->f.key.dst, 4);
-		rec.dst = ntohl(a);
-		ft_ipfix_fill(r, f, &rec.h, &rec.t);
-		if (!fBufSetInternalTemplate(x->fbuf, TID_V4, err) ||
-		    !fBufSetExportTemplate(x->fbuf, TID_V4, err))
-			return -EINVAL;
-		return fBufAppend(x->fbuf, (uint8_t *)&rec, sizeof(rec), err) ? 0 : -EIO;
+		rec.b.dst = ntohl(a);
+		ft_ipfix_fill(r, f, &rec.b.h, &rec.b.t);
+		if (!v || !x->labels)
+			return ft_ipfix_emit(x, TID_V4, &rec.b, sizeof(rec.b), err);
+		ft_ipfix_labels(v, &rec.c);
+		return ft_ipfix_emit(x, TID_V4CT, &rec, sizeof(rec), err);
 	}
 }
 
@@ -314,9 +400,10 @@ bool ft_ipfix_available(void)
 }
 
 struct ft_ipfix *ft_ipfix_open(const struct ft_addrport *dst, bool tcp, __u32 domain,
-			       double template_refresh)
+			       double template_refresh, bool labels)
 {
 	(void)dst;
+	(void)labels;
 	(void)tcp;
 	(void)domain;
 	(void)template_refresh;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,10 @@
 #include <bpf/libbpf.h>
 #include "cli.h"
 #include "collector.h"
+#include "containers.h"
 #include "datapath.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 
 struct run_opts {
@@ -32,7 +35,11 @@ struct run_opts {
 	struct ft_addrport ipfix;
 	bool ipfix_tcp;
 	struct ft_addrport metrics;
+	double metrics_retention;
 	bool containers;
+	bool no_containers;
+	const char *ct_include;
+	const char *ct_exclude;
 	const char *config;
 	bool keep;
 	unsigned long flows;
@@ -54,6 +61,16 @@ struct run_ctx {
 	struct ring_buffer *http_rb; /* HTTP samples (NULL: none) */
 	__u64 http_samples;	     /* consumed this interval */
 	unsigned int http_batch;     /* consumed in this poll */
+	struct ft_knobs knobs;
+	bool containers;      /* to follow container veths */
+	struct ft_cwatch *cw; /* container veths (NULL: not followed) */
+	/* Veths removed since the last report: their flows' end records still
+	 * carry their names and labels. */
+	struct ft_cveth *gone;
+	size_t ngone, capgone;
+	__u64 next_tick; /* the watcher's re-attribution, once a second */
+	bool ct_failing; /* the watcher's last call failed (said once) */
+	bool meta_full;	 /* said once that ft_run_meta has no room */
 };
 
 static volatile sig_atomic_t ft_reopen;
@@ -160,10 +177,28 @@ static bool ft_meta_has(const struct ft_run_meta *m, int ifindex)
 	return false;
 }
 
-static void ft_meta_add(struct ft_run_meta *m, int ifindex)
+/* false when there is no room left. */
+static bool ft_meta_add(struct ft_run_meta *m, int ifindex)
 {
-	if (!ft_meta_has(m, ifindex) && m->nifaces < FT_MAX_IFACE_ARGS)
-		m->ifindex[m->nifaces++] = ifindex;
+	if (ft_meta_has(m, ifindex))
+		return true;
+	if (m->nifaces >= FT_RUN_META_MAX)
+		return false;
+	m->ifindex[m->nifaces++] = ifindex;
+	return true;
+}
+
+static bool ft_meta_del(struct ft_run_meta *m, int ifindex)
+{
+	__u32 i;
+
+	for (i = 0; i < m->nifaces; i++) {
+		if (m->ifindex[i] == (__u32)ifindex) {
+			m->ifindex[i] = m->ifindex[--m->nifaces];
+			return true;
+		}
+	}
+	return false;
 }
 
 static bool ft_attached(const struct ft_attachment *list, size_t n, int ifindex)
@@ -251,6 +286,7 @@ static int ft_run_attach(struct run_ctx *rc)
 
 	if (ft_knobs_from_opts("run", rc->cfg.flow_table_size, NULL, false, &k))
 		return -EINVAL;
+	rc->knobs = k;
 	fd = ft_map_fd(rc->root, "ft_flows");
 	had = fd >= 0;
 	if (fd >= 0)
@@ -313,6 +349,269 @@ static void ft_run_release(struct run_ctx *rc)
 	free(list);
 }
 
+/*
+ * Whether the host has a container runtime, for the default of
+ * --containers: paths each runtime creates when it starts (Docker's socket,
+ * containerd's task state, containers/storage's container stores of Podman
+ * and CRI-O). They are the state directories attribution reads, so in a
+ * pod they are the ones the DaemonSet mounts.
+ */
+static const char *const ft_runtime_marks[] = {
+    "/var/run/docker.sock",
+    "/var/lib/docker/containers",
+    "/run/containerd/io.containerd.runtime.v2.task",
+    "/run/containerd/io.containerd.runtime.v1.linux",
+    "/var/lib/containers/storage/overlay-containers",
+    "/var/lib/containers/storage/vfs-containers",
+    "/run/containers/storage/overlay-containers",
+};
+
+static bool ft_run_want_containers(const struct ft_run_config *c)
+{
+	size_t i;
+
+	if (c->containers != FT_RUN_CT_AUTO)
+		return c->containers == FT_RUN_CT_ON;
+	for (i = 0; i < sizeof(ft_runtime_marks) / sizeof(ft_runtime_marks[0]); i++) {
+		if (!access(ft_runtime_marks[i], F_OK)) {
+			pr_info("run: %s exists: following container veths (--no-containers: "
+				"do not)\n",
+				ft_runtime_marks[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The container veth behind ifindex, including those removed since the
+ * last report (whose end records are still to come). */
+static const struct ft_cveth *ft_run_veth(void *ctx, __u32 ifindex)
+{
+	const struct run_ctx *rc = ctx;
+	const struct ft_cveth *v = rc->cw ? ft_cwatch_get(rc->cw, ifindex) : NULL;
+	size_t i;
+
+	for (i = 0; !v && i < rc->ngone; i++)
+		if (rc->gone[i].ifindex == (int)ifindex)
+			v = &rc->gone[i];
+	return v;
+}
+
+static void ft_run_gone_add(struct run_ctx *rc, const struct ft_cveth *v)
+{
+	if (rc->ngone == rc->capgone) {
+		size_t cap = rc->capgone ? rc->capgone * 2 : 8;
+		struct ft_cveth *p = realloc(rc->gone, cap * sizeof(*p));
+
+		if (!p)
+			return; /* its end records go out without labels */
+		rc->gone = p;
+		rc->capgone = cap;
+	}
+	rc->gone[rc->ngone++] = *v;
+}
+
+static void ft_run_metrics_labels_of(const struct ft_ct_labels *l, struct ft_metrics_labels *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->netns_ino = l->netns_ino;
+	snprintf(out->runtime, sizeof(out->runtime), "%s", ft_runtime_name(l->runtime));
+	snprintf(out->container_id, sizeof(out->container_id), "%s", l->container_id);
+	snprintf(out->container, sizeof(out->container), "%s", l->container);
+	snprintf(out->pod, sizeof(out->pod), "%s", l->pod);
+	snprintf(out->pod_namespace, sizeof(out->pod_namespace), "%s", l->pod_namespace);
+}
+
+/*
+ * The exporter's label provider, called from this thread (publish). Series
+ * get labels for known containers only (a runtime and an id): a bare
+ * namespace is already told apart by its interface, and a label that
+ * appears later would start new series.
+ */
+static bool ft_run_metrics_labels(int ifindex, struct ft_metrics_labels *out, void *ctx)
+{
+	const struct run_ctx *rc = ctx;
+	const struct ft_cveth *v = rc->cw ? ft_cwatch_get(rc->cw, ifindex) : NULL;
+
+	if (!v || !ft_ct_labels_resolved(&v->labels))
+		return false;
+	ft_run_metrics_labels_of(&v->labels, out);
+	return true;
+}
+
+static void ft_run_meta_changed(struct run_ctx *rc)
+{
+	int err = ft_run_meta_save(rc->root, &rc->meta);
+
+	if (err)
+		pr_warn("run: cannot record what this run attached (%s)\n", strerror(-err));
+}
+
+static bool ft_run_given(const struct run_ctx *rc, int ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < rc->cfg.ifaces.n; i++)
+		if (rc->cfg.ifaces.v[i].ifindex == ifindex)
+			return true;
+	return false;
+}
+
+/* A new container veth: TC on it now, and this run owns what it attached. */
+static void ft_run_ct_added(struct run_ctx *rc, const struct ft_cveth *v)
+{
+	int r = ft_run_given(rc, v->ifindex) ? 1 : ft_ct_attach(rc->root, &rc->knobs, v->ifindex);
+
+	if (r < 0) {
+		pr_warn("run: %s: not collecting on this container veth: %s\n", v->ifname,
+			strerror(-r));
+		return;
+	}
+	if (!r) {
+		if (!ft_meta_add(&rc->meta, v->ifindex) && !rc->meta_full) {
+			rc->meta_full = true;
+			pr_warn("run: more than %d interfaces: those beyond are not detached at "
+				"exit\n",
+				FT_RUN_META_MAX);
+		}
+		ft_run_meta_changed(rc);
+	}
+	pr_info("run: %s %s (ifindex %d)\n", r ? "adopted" : "attached to", v->ifname, v->ifindex);
+}
+
+/*
+ * A container veth is gone, and its filters with it. Its flows end now
+ * (forced) with their final values, reported with the next interval under
+ * the veth's name and labels; then the datapath forgets the ifindex.
+ *
+ * A veth that still exists no longer qualifies (renamed out of the
+ * patterns, its peer back in this namespace): an interface given with -i,
+ * or attached by someone else, stays as it is, without labels; one this
+ * run attached is detached and forgotten like a deleted one.
+ */
+static void ft_run_ct_removed(struct run_ctx *rc, const struct ft_cveth *v)
+{
+	struct ft_metrics *m = rc->metrics ? ft_metrics_global() : NULL;
+	char name[IF_NAMESIZE];
+	int n = 0, r;
+
+	if (if_indextoname(v->ifindex, name)) {
+		if (ft_run_given(rc, v->ifindex) || !ft_meta_has(&rc->meta, v->ifindex))
+			return;
+		r = ft_detach(v->ifindex);
+		if (r && r != -ENOENT)
+			pr_warn("run: detaching from %s: %s\n", v->ifname, strerror(-r));
+	}
+	ft_run_gone_add(rc, v);
+	if (rc->coll_open) {
+		n = ft_collector_forget_iface(&rc->coll, v->ifindex);
+		if (n < 0)
+			pr_warn("run: %s went away; its last flow records are lost: %s\n",
+				v->ifname, strerror(-n));
+	}
+	r = ft_ct_forget(rc->root, v->ifindex);
+	if (r < 0)
+		pr_warn("run: forgetting %s: %s\n", v->ifname, strerror(-r));
+	if (ft_meta_del(&rc->meta, v->ifindex))
+		ft_run_meta_changed(rc);
+	if (m) /* its series go after the exporter's retention */
+		ft_metrics_set_labels(m, v->ifindex, NULL);
+	pr_info("run: %s went away: %d flows ended\n", v->ifname, n > 0 ? n : 0);
+}
+
+static void ft_run_ct_labels(struct run_ctx *rc, const struct ft_cveth *v)
+{
+	struct ft_metrics *m = rc->metrics ? ft_metrics_global() : NULL;
+	struct ft_metrics_labels ml;
+	char kv[640];
+
+	if (m && ft_run_metrics_labels(v->ifindex, &ml, rc))
+		ft_metrics_set_labels(m, v->ifindex, &ml);
+	else if (m) /* no longer a known container's */
+		ft_metrics_set_labels(m, v->ifindex, NULL);
+	ft_ct_labels_kv(&v->labels, kv, sizeof(kv));
+	pr_info("run: %s: %s\n", v->ifname, kv);
+}
+
+static void ft_run_ct_event(const struct ft_cwatch_event *ev, void *ctx)
+{
+	switch (ev->kind) {
+	case FT_CW_ADDED:
+		ft_run_ct_added(ctx, ev->veth);
+		break;
+	case FT_CW_REMOVED:
+		ft_run_ct_removed(ctx, ev->veth);
+		break;
+	case FT_CW_LABELS:
+		ft_run_ct_labels(ctx, ev->veth);
+		break;
+	}
+}
+
+/* Follows container veths: what exists now is attached (or adopted) before
+ * this returns, later ones as their notifications arrive. */
+static int ft_run_containers_watch(struct run_ctx *rc)
+{
+	struct ft_cwatch_opts o = {
+	    .include = rc->cfg.containers_include,
+	    .exclude = rc->cfg.containers_exclude,
+	    .cb = ft_run_ct_event,
+	    .ctx = rc,
+	};
+	int fd, err;
+
+	/* The TC programs now: loading them with the first veth would take
+	 * longer than attaching should. */
+	fd = ft_datapath_prog_fd(rc->root, &rc->knobs, FT_PROG_TC_INGRESS);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	err = ft_cwatch_new(&o, &rc->cw);
+	if (err) {
+		rc->cw = NULL;
+		return err;
+	}
+	err = ft_cwatch_scan(rc->cw);
+	if (err) {
+		ft_cwatch_free(rc->cw);
+		rc->cw = NULL;
+	}
+	rc->next_tick = mono_ns() + 1000000000ULL;
+	return err;
+}
+
+/* A failure stops the start when --containers (or containers = yes) asked
+ * for it; by default the run goes on without. */
+static int ft_run_containers_start(struct run_ctx *rc)
+{
+	int err = ft_run_containers_watch(rc);
+
+	if (!err)
+		return 0;
+	if (rc->cfg.containers == FT_RUN_CT_ON)
+		return ft_fail("run", "following container veths", err), err;
+	pr_warn("run: not following container veths: %s\n", strerror(-err));
+	return 0;
+}
+
+/* Link notifications (readable), and once a second the re-attribution of
+ * veths whose labels are due. */
+static void ft_run_containers_poll(struct run_ctx *rc, bool readable)
+{
+	__u64 now = mono_ns();
+	int err = 0;
+
+	if (readable)
+		err = ft_cwatch_process(rc->cw);
+	if (!err && now >= rc->next_tick) {
+		err = ft_cwatch_tick(rc->cw);
+		rc->next_tick = now + 1000000000ULL;
+	}
+	if (err && !rc->ct_failing)
+		pr_warn("run: following container veths: %s\n", strerror(-err));
+	rc->ct_failing = err != 0;
+}
+
 static const char *ft_human_size(double v, char *buf, size_t len, const char *unit)
 {
 	static const char *const pre[] = {"", "k", "M", "G", "T"};
@@ -326,9 +625,18 @@ static const char *ft_human_size(double v, char *buf, size_t len, const char *un
 	return buf;
 }
 
-static void ft_human_flow(const struct ft_cflow *f)
+/* A container veth's name is known even once it is gone. */
+static const char *ft_human_ifname(const struct ft_report *r, __u32 ifindex, char *buf)
+{
+	const struct ft_cveth *v = ft_report_veth(r, ifindex);
+
+	return v ? v->ifname : ft_ifname(ifindex, buf);
+}
+
+static void ft_human_flow(const struct ft_report *r, const struct ft_cflow *f)
 {
 	const struct ft_flow_key *k = &f->f.key;
+	const struct ft_cveth *v = ft_report_veth(r, k->ifindex);
 	char ifn[IF_NAMESIZE], src[64], dst[64], pb[8], fl[64], b[32], ends[160];
 	bool v6 = k->family == FT_FAMILY_IPV6;
 
@@ -339,11 +647,15 @@ static void ft_human_flow(const struct ft_cflow *f)
 	else
 		snprintf(ends, sizeof(ends), "%s%s%s:%u -> %s%s%s:%u", v6 ? "[" : "", src,
 			 v6 ? "]" : "", k->sport, v6 ? "[" : "", dst, v6 ? "]" : "", k->dport);
-	printf("  %-10s %-7s %-6s %-44s %9llu pkts %10s  %s%s%s\n", ft_ifname(k->ifindex, ifn),
-	       ft_dir_name(k->dir), ft_proto_name(k->proto, pb, sizeof(pb)), ends,
-	       ft_cflow_dpackets(f), ft_human_size(ft_cflow_dbytes(f), b, sizeof(b), "B"),
+	printf("  %-10s %-7s %-6s %-44s %9llu pkts %10s  %s%s%s",
+	       ft_human_ifname(r, k->ifindex, ifn), ft_dir_name(k->dir),
+	       ft_proto_name(k->proto, pb, sizeof(pb)), ends, ft_cflow_dpackets(f),
+	       ft_human_size(ft_cflow_dbytes(f), b, sizeof(b), "B"),
 	       ft_tcp_flags_str(f->f.v.tcp_flags, fl, sizeof(fl)), f->reason ? " ended:" : "",
 	       f->reason ? ft_end_reason_name(f->reason) : "");
+	if (v)
+		printf("  container=%s %s", v->labels.container, ft_ct_dir_name(k->dir));
+	printf("\n");
 }
 
 /* What `sudo make run` shows: per interval, traffic per interface and the
@@ -367,6 +679,11 @@ static void ft_human_report(const struct run_ctx *rc, const struct ft_report *r)
 		       r->flow_overflow, r->http_samples_lost);
 	if (r->tcp_hs_timeouts)
 		printf("  %llu TCP connection attempts unanswered\n", r->tcp_hs_timeouts);
+	if (r->dd.valid && (r->dd.dup_packets || rc->cw))
+		printf("  counted once: %llu pkts %s (%llu pkts were seen at more than one "
+		       "point)\n",
+		       r->dd.packets, ft_human_size(r->dd.bytes, b1, sizeof(b1), "B"),
+		       r->dd.dup_packets);
 	for (i = 0; i < r->nifs; i++) {
 		struct ft_counter t;
 
@@ -376,9 +693,9 @@ static void ft_human_report(const struct run_ctx *rc, const struct ft_report *r)
 		if (!shown++)
 			printf("  %-10s %-7s %15s %10s %14s\n", "IFACE", "DIR", "PACKETS", "BYTES",
 			       "RATE");
-		printf("  %-10s %-7s %10llu pkts %10s %14s\n", ft_ifname(r->ifs[i].ifindex, ifn),
-		       ft_dir_name(r->ifs[i].dir), t.packets,
-		       ft_human_size(t.bytes, b1, sizeof(b1), "B"),
+		printf("  %-10s %-7s %10llu pkts %10s %14s\n",
+		       ft_human_ifname(r, r->ifs[i].ifindex, ifn), ft_dir_name(r->ifs[i].dir),
+		       t.packets, ft_human_size(t.bytes, b1, sizeof(b1), "B"),
 		       ft_human_size(r->interval > 0 ? t.bytes * 8 / r->interval : 0, b2,
 				     sizeof(b2), "bit/s"));
 	}
@@ -403,7 +720,7 @@ static void ft_human_report(const struct run_ctx *rc, const struct ft_report *r)
 		if (n)
 			printf("  top flows by bytes in the interval:\n");
 		for (i = 0; i < n; i++)
-			ft_human_flow(best[i]);
+			ft_human_flow(r, best[i]);
 		free(best);
 	}
 	fflush(stdout);
@@ -457,17 +774,64 @@ static void ft_run_http_open(struct run_ctx *rc)
 		pr_warn("run: HTTP samples unavailable: %s\n", strerror(errno));
 }
 
-/* Waits up to ms for samples (or a signal), handling what comes. */
+/* Waits up to ms for samples, link notifications (or a signal), handling
+ * what comes. */
 static void ft_run_wait(struct run_ctx *rc, int ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct pollfd p[2];
+	int n = 0, rb = -1, cw = -1;
 
-	if (!rc->http_rb) {
-		nanosleep(&ts, NULL);
-		return;
+	if (rc->http_rb) {
+		rb = n;
+		p[n++] =
+		    (struct pollfd){.fd = ring_buffer__epoll_fd(rc->http_rb), .events = POLLIN};
 	}
-	rc->http_batch = 0;
-	ring_buffer__poll(rc->http_rb, ms);
+	if (rc->cw) {
+		cw = n;
+		p[n++] = (struct pollfd){.fd = ft_cwatch_fd(rc->cw), .events = POLLIN};
+	}
+	if (poll(p, n, ms) <= 0) {
+		p[0].revents = p[1].revents = 0;
+	}
+	if (rb >= 0 && p[rb].revents) {
+		rc->http_batch = 0;
+		ring_buffer__consume(rc->http_rb);
+	}
+	if (cw >= 0)
+		ft_run_containers_poll(rc, p[cw].revents != 0);
+}
+
+/*
+ * Interfaces that went away without a watcher event -- a deleted NIC, a
+ * veth attached by hand -- once their counters were reported: like a
+ * removed container veth, their flows end (forced) and the datapath
+ * forgets them, so that churn leaves no hash entries or counter slots.
+ */
+static void ft_run_forget_gone(struct run_ctx *rc)
+{
+	const struct ft_if_totals *t = rc->coll.ifprev;
+	char name[IF_NAMESIZE];
+	int done[16], ndone = 0, j, r;
+	size_t i;
+
+	for (i = 0; i < rc->coll.nifprev && ndone < 16; i++) {
+		int idx = t[i].ifindex;
+
+		for (j = 0; j < ndone && done[j] != idx; j++)
+			;
+		if (j < ndone || if_indextoname(idx, name) || errno != ENXIO ||
+		    (rc->cw && ft_cwatch_get(rc->cw, idx)))
+			continue; /* a followed veth's removal comes as an event */
+		done[ndone++] = idx;
+		r = ft_collector_forget_iface(&rc->coll, idx);
+		if (r >= 0)
+			r = ft_ct_forget(rc->root, idx);
+		if (r < 0)
+			pr_warn("run: forgetting interface %d, which went away: %s\n", idx,
+				strerror(-r));
+		if (ft_meta_del(&rc->meta, idx))
+			ft_run_meta_changed(rc);
+	}
 }
 
 static int ft_run_cycle(struct run_ctx *rc, bool final)
@@ -483,11 +847,19 @@ static int ft_run_cycle(struct run_ctx *rc, bool final)
 		return err;
 	rc->coll.rep.http_samples = rc->http_samples;
 	rc->http_samples = 0;
+	rc->coll.rep.veth = ft_run_veth;
+	rc->coll.rep.veth_ctx = rc;
+	if (ft_collector_dedup(&rc->coll))
+		pr_warn("run: no memory for the de-duplicated totals of this interval\n");
 	pr_debug("drain: %zu entries, %zu records, %.3f ms (%.3f ms CPU)\n",
 		 rc->coll.rep.st->kernel_entries, rc->coll.rep.nrecs,
 		 rc->coll.rep.st->drain_ns / 1e6, rc->coll.rep.st->drain_cpu_ns / 1e6);
 	ft_run_report(rc, &rc->coll.rep);
-	return ft_collector_commit(&rc->coll);
+	err = ft_collector_commit(&rc->coll);
+	rc->ngone = 0; /* their end records are out */
+	if (!final)
+		ft_run_forget_gone(rc);
+	return err;
 }
 
 static void ft_run_loop(struct run_ctx *rc)
@@ -535,7 +907,7 @@ static int ft_run_sinks(struct run_ctx *rc)
 	}
 	if (c->ipfix) {
 		rc->ipfix = ft_ipfix_open(&c->ipfix_dst, c->ipfix_tcp, c->ipfix_domain,
-					  c->ipfix_template_refresh);
+					  c->ipfix_template_refresh, rc->containers);
 		if (!rc->ipfix) {
 			if (ft_ipfix_available())
 				pr_err("run: cannot set up IPFIX export to %s\n",
@@ -559,6 +931,19 @@ static void ft_run_close_sinks(struct run_ctx *rc)
 		ft_syslog_close();
 	if (rc->metrics)
 		ft_metrics_stop();
+}
+
+/* Comma-separated fnmatch(3) patterns from the command line. */
+static int ft_run_patterns(char *dst, const char *v, const char *opt)
+{
+	if (!v)
+		return 0;
+	if (strlen(v) >= FT_RUN_PATTERNS_MAX) {
+		pr_err("run: %s: at most %d characters\n", opt, FT_RUN_PATTERNS_MAX - 1);
+		return -EINVAL;
+	}
+	snprintf(dst, FT_RUN_PATTERNS_MAX, "%s", v);
+	return 0;
 }
 
 /* Config file first, then the command line over it. */
@@ -619,7 +1004,19 @@ static int ft_run_configure(struct ft_run_config *c, const struct run_opts *o)
 		c->metrics = true;
 		c->metrics_addr = o->metrics;
 	}
-	c->containers |= o->containers;
+	if (o->containers && o->no_containers) {
+		pr_err("run: --containers and --no-containers contradict each other\n");
+		return -EINVAL;
+	}
+	if (o->containers)
+		c->containers = FT_RUN_CT_ON;
+	if (o->no_containers)
+		c->containers = FT_RUN_CT_OFF;
+	if (ft_run_patterns(c->containers_include, o->ct_include, "--containers-include") ||
+	    ft_run_patterns(c->containers_exclude, o->ct_exclude, "--containers-exclude"))
+		return -EINVAL;
+	if (o->metrics_retention > 0)
+		c->metrics_retention = o->metrics_retention;
 	c->keep |= o->keep;
 	if (o->flows)
 		c->flow_table_size = o->flows;
@@ -647,6 +1044,8 @@ static void ft_run_banner(const struct run_ctx *rc)
 	printf("flowtap run: collecting on");
 	for (i = 0; i < rc->cfg.ifaces.n; i++)
 		printf(" %s", rc->cfg.ifaces.v[i].name);
+	if (rc->cw)
+		printf(" and container veths");
 	printf(" every %gs; Ctrl-C to stop\n", rc->cfg.interval);
 	fflush(stdout);
 }
@@ -672,6 +1071,20 @@ static bool ft_datapath_pinned(const char *root)
 	return true;
 }
 
+/* The exporter, with the container labels of this run's veths. */
+static int ft_run_metrics_start(struct run_ctx *rc)
+{
+	struct ft_metrics_cfg mc;
+
+	ft_metrics_cfg_default(&mc);
+	mc.pin_root = rc->root;
+	if (rc->cfg.metrics_retention > 0)
+		mc.retention = rc->cfg.metrics_retention;
+	mc.labels = ft_run_metrics_labels;
+	mc.labels_ctx = rc;
+	return ft_metrics_start_cfg(&rc->cfg.metrics_addr, &mc);
+}
+
 static int run_main(void *p, int argc, char **argv)
 {
 	struct run_ctx rc = {.lock_fd = -1};
@@ -684,8 +1097,7 @@ static int run_main(void *p, int argc, char **argv)
 	if (ft_run_configure(&rc.cfg, p))
 		return 2;
 	rc.root = ft_pin_root();
-	if (rc.cfg.containers)
-		pr_warn("run: --containers is not available yet; collecting without it\n");
+	rc.containers = ft_run_want_containers(&rc.cfg);
 	ft_signals_init();
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
@@ -701,7 +1113,7 @@ static int run_main(void *p, int argc, char **argv)
 	if (ft_run_sinks(&rc))
 		goto out;
 	if (rc.cfg.metrics) {
-		err = ft_metrics_start(&rc.cfg.metrics_addr, rc.root);
+		err = ft_run_metrics_start(&rc);
 		if (err) {
 			pr_err("run: metrics on %s: %s\n", rc.cfg.metrics_addr.text,
 			       strerror(-err));
@@ -717,6 +1129,8 @@ static int run_main(void *p, int argc, char **argv)
 		goto release;
 	}
 	rc.coll_open = true;
+	if (rc.containers && ft_run_containers_start(&rc))
+		goto release;
 	ft_run_http_open(&rc);
 	ft_run_banner(&rc);
 	ft_run_loop(&rc);
@@ -725,6 +1139,9 @@ static int run_main(void *p, int argc, char **argv)
 		pr_err("run: the final drain failed; the last interval is not reported\n");
 	ret = 0;
 release:
+	ft_cwatch_free(rc.cw);
+	rc.cw = NULL;
+	free(rc.gone);
 	if (rc.coll_open)
 		ft_collector_close(&rc.coll);
 	ft_run_release(&rc);
@@ -757,8 +1174,16 @@ static const struct ft_opt run_opts_table[] = {
      "export IPFIX over TCP instead"},
     {"metrics", 0, FT_OPT_ADDRPORT, offsetof(struct run_opts, metrics), "ADDR:PORT",
      "serve Prometheus metrics"},
+    {"metrics-retention", 0, FT_OPT_DURATION, offsetof(struct run_opts, metrics_retention),
+     "DURATION", "keep a gone interface's series this long (default 5m)"},
     {"containers", 0, FT_OPT_FLAG, offsetof(struct run_opts, containers), NULL,
-     "follow container veths (not yet available)"},
+     "follow container veths: attach TC, label flows (default: when a runtime is installed)"},
+    {"no-containers", 0, FT_OPT_FLAG, offsetof(struct run_opts, no_containers), NULL,
+     "do not follow container veths"},
+    {"containers-include", 0, FT_OPT_STRING, offsetof(struct run_opts, ct_include), "PATTERNS",
+     "only container veths whose name matches one of these comma-separated globs"},
+    {"containers-exclude", 0, FT_OPT_STRING, offsetof(struct run_opts, ct_exclude), "PATTERNS",
+     "skip container veths whose name matches one of these comma-separated globs"},
     {"config", 0, FT_OPT_STRING, offsetof(struct run_opts, config), "FILE",
      "configuration file (docs/config.md); options override it"},
     {"keep", 0, FT_OPT_FLAG, offsetof(struct run_opts, keep), NULL,

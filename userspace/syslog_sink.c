@@ -4,8 +4,10 @@
  * direction, the top N flows by bytes in the interval and, if asked, a
  * line per ended flow -- all key=value, never more than max_lines (the
  * summary, always first, says how many were held back). Values that come
- * from the network or the system (addresses, interface names) are printed
- * as "%s" arguments, never as formats.
+ * from the network or the system (addresses, interface names, container
+ * labels) are printed as "%s" arguments, never as formats. Lines of a
+ * container veth carry its labels (ft_ct_labels_kv()); flow lines also the
+ * direction as the container sees it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <net/if.h>
 #include "cli.h"
 #include "collector.h"
+#include "containers.h"
 #include "names.h"
 
 #define LINE_MAX_LEN 1024
@@ -100,13 +103,31 @@ static size_t ft_top_flows(const struct ft_report *r, size_t n, struct ft_cflow 
 	return have;
 }
 
-static void line_flow(struct line *l, const struct ft_cflow *f, bool total)
+/* The interface's name: a container veth's is known even once it is gone. */
+static const char *line_ifname(const struct ft_report *r, __u32 ifindex, char *buf)
+{
+	const struct ft_cveth *v = ft_report_veth(r, ifindex);
+
+	return v ? v->ifname : ft_ifname(ifindex, buf);
+}
+
+static void line_labels(struct line *l, const struct ft_report *r, __u32 ifindex)
+{
+	const struct ft_cveth *v = ft_report_veth(r, ifindex);
+	char kv[640];
+
+	if (v && ft_ct_labels_kv(&v->labels, kv, sizeof(kv)) > 0)
+		line_add(l, " %s", kv);
+}
+
+static void line_flow(struct line *l, const struct ft_report *r, const struct ft_cflow *f,
+		      bool total)
 {
 	const struct ft_flow_key *k = &f->f.key;
 	char ifn[IF_NAMESIZE], src[64], dst[64], fl[64], pb[8];
 
 	line_add(l, " iface=%s dir=%s proto=%s src=%s sport=%u dst=%s dport=%u",
-		 ft_ifname(k->ifindex, ifn), ft_dir_name(k->dir),
+		 line_ifname(r, k->ifindex, ifn), ft_dir_name(k->dir),
 		 ft_proto_name(k->proto, pb, sizeof(pb)),
 		 ft_addr_str(k->family, k->src, src, sizeof(src)), k->sport,
 		 ft_addr_str(k->family, k->dst, dst, sizeof(dst)), k->dport);
@@ -117,6 +138,10 @@ static void line_flow(struct line *l, const struct ft_cflow *f, bool total)
 		 total ? f->f.v.bytes : ft_cflow_dbytes(f),
 		 f->f.v.tcp_flags ? ft_tcp_flags_str(f->f.v.tcp_flags, fl, sizeof(fl)) : "-",
 		 f->f.v.http_requests);
+	if (ft_report_veth(r, k->ifindex)) {
+		line_labels(l, r, k->ifindex);
+		line_add(l, " container_direction=%s", ft_ct_dir_name(k->dir));
+	}
 }
 
 static void line_summary(struct line *l, const struct ft_report *r, size_t suppressed)
@@ -138,6 +163,11 @@ static void line_summary(struct line *l, const struct ft_report *r, size_t suppr
 	line_add(l, "summary interval=%.2f pkts=%llu bytes=%llu", r->interval, tot.packets,
 		 tot.bytes);
 	line_classes(l, &all);
+	/* What the flows carried, and the same counting each packet once
+	 * where it was seen at several points (docs/containers.md). */
+	line_add(l, " flow_pkts=%llu flow_bytes=%llu", st->packets, st->bytes);
+	if (r->dd.valid)
+		line_add(l, " dedup_pkts=%llu dedup_bytes=%llu", r->dd.packets, r->dd.bytes);
 	line_add(l, " flows=%zu flows_active=%zu flows_new=%zu flows_ended=%zu", st->flows,
 		 st->active, st->created, st->ended);
 	for (e = FT_END_IDLE; e < FT_END_MAX; e++)
@@ -184,8 +214,9 @@ size_t ft_syslog_lines(const struct ft_syslog_cfg *cfg, const struct ft_report *
 		ft_if_total(&d->d, &t);
 		l.len = 0;
 		line_add(&l, "iface iface=%s dir=%s pkts=%llu bytes=%llu",
-			 ft_ifname(d->ifindex, ifn), ft_dir_name(d->dir), t.packets, t.bytes);
+			 line_ifname(r, d->ifindex, ifn), ft_dir_name(d->dir), t.packets, t.bytes);
 		line_classes(&l, &d->d);
+		line_labels(&l, r, d->ifindex);
 		if (d->d.flow_overflow)
 			line_add(&l, " flow_overflow=%llu", d->d.flow_overflow);
 		if (d->d.http_samples_lost)
@@ -195,7 +226,7 @@ size_t ft_syslog_lines(const struct ft_syslog_cfg *cfg, const struct ft_report *
 	for (i = 0; i < ntop && sent < budget; i++, sent++) {
 		l.len = 0;
 		line_add(&l, "flow rank=%zu", i + 1);
-		line_flow(&l, top[i], false);
+		line_flow(&l, r, top[i], false);
 		emit(LOG_INFO, l.buf, arg);
 	}
 	for (i = 0; nend && i < r->nrecs && sent < budget; i++) {
@@ -205,7 +236,7 @@ size_t ft_syslog_lines(const struct ft_syslog_cfg *cfg, const struct ft_report *
 			continue;
 		l.len = 0;
 		line_add(&l, "end reason=%s", ft_end_reason_name(f->reason));
-		line_flow(&l, f, true);
+		line_flow(&l, r, f, true);
 		line_add(&l, " duration=%.3f",
 			 f->f.v.last_ns > f->f.v.first_ns ? (f->f.v.last_ns - f->f.v.first_ns) / 1e9
 							  : 0.0);

@@ -178,6 +178,9 @@ expect detached "$(ft status --json | jq length)" 0
 [ -s $T/d1.err ] && fail stderr_clean "$(head -3 $T/d1.err)" || pass stderr_clean
 # Over TCP (nfcapd has none): a reader that decodes the message stream --
 # version 10, templates before data, exact packets in flowtap's records.
+# With --containers, a0 (its peer is in B) is a container veth: its records
+# use the templates with the labels (interfaceName and enterprise elements,
+# variable length).
 ip netns exec $A python3 -c '
 import socket, struct, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -187,7 +190,16 @@ while True:
     d = c.recv(65536)
     if not d: break
     buf += d
-tmpl, pkts, bad = {}, 0, 0
+tmpl, pkts, bad, names = {}, 0, 0, set()
+def record(f, body):
+    """One data record: {(pen, ie): bytes} and its length."""
+    r, p = {}, 0
+    for pen, ie, l in f:
+        if l == 65535:
+            l = body[p]; p += 1
+            if l == 255: l = struct.unpack("!H", body[p:p+2])[0]; p += 2
+        r[(pen, ie)] = body[p:p+l]; p += l
+    return r, p
 while len(buf) >= 16:
     ver, mlen = struct.unpack("!HH", buf[:4])
     if ver != 10 or mlen < 16 or mlen > len(buf): bad += 1; break
@@ -196,32 +208,37 @@ while len(buf) >= 16:
         sid, slen = struct.unpack("!HH", msg[:4]); body, msg = msg[4:slen], msg[slen:]
         if sid == 2:
             while len(body) >= 4:
-                tid, n = struct.unpack("!HH", body[:4]); body = body[4:]
-                f = [struct.unpack("!HH", body[4*i:4*i+4]) for i in range(n)]; body = body[4*n:]
+                tid, n = struct.unpack("!HH", body[:4]); body = body[4:]; f = []
+                for _ in range(n):
+                    ie, l = struct.unpack("!HH", body[:4]); body = body[4:]; pen = 0
+                    if ie & 0x8000: pen = struct.unpack("!I", body[:4])[0]; body = body[4:]
+                    f.append((pen, ie & 0x7fff, l))
                 tmpl[tid] = f
         elif sid in tmpl:
-            f = tmpl[sid]; size = sum(l for _, l in f); ies = [ie for ie, _ in f]
-            at = lambda ie: sum(l for _, l in f[:ies.index(ie)])
-            while len(body) >= size:
-                dport = struct.unpack("!H", body[at(11):at(11)+2])[0]
-                if dport in (9995, 9996):
-                    pkts += struct.unpack("!Q", body[at(2):at(2)+8])[0]
-                body = body[size:]
+            while body:
+                r, used = record(tmpl[sid], body)
+                if used > len(body): bad += 1; break
+                body = body[used:]
+                if int.from_bytes(r[(0, 11)], "big") in (9995, 9996):
+                    pkts += int.from_bytes(r[(0, 2)], "big")
+                    if (0, 82) in r:
+                        names.add(r[(0, 82)].decode() + "/" + r[(32473, 2)].decode())
         else: bad += 1
-print(pkts, bad, sorted(tmpl))
+print(pkts, bad, sorted(tmpl), ",".join(sorted(names)) or "-")
 ' >$T/tcp.out 2>&1 &
 FT_PIDS+=($!)
 for _ in $(seq 30); do ip netns exec $A ss -ltn | grep -q 127.0.0.1:4740 && break; sleep 0.1; done
 printf '%s\n' 'interval = 1s' 'idle_timeout_udp = 1s' 'ipfix = 127.0.0.1:4740' \
 	'ipfix_transport = tcp' >$T/tcp.conf
-start_run d2 -i a0 --config $T/tcp.conf || fail ipfix_tcp_start "$(cat $T/d2.err)"
+start_run d2 -i a0 --containers --config $T/tcp.conf || fail ipfix_tcp_start "$(cat $T/d2.err)"
 udp_send $A 198.18.0.2 40003 9996 25 100
 udp_send $A fd00::2 40004 9995 15 100
 sleep 3
 stop_run d2
 for _ in $(seq 30); do [ -s $T/tcp.out ] && break; sleep 0.1; done
-read -r tpk tbad ttm <<<"$(cat $T/tcp.out)"
-expect ipfix_tcp_stream "$tbad $ttm" "0 [12544, 12545]"
+read -r tpk tbad ttm tnames <<<"$(sed 's/, /,/g' $T/tcp.out)"
+expect ipfix_tcp_stream "$tbad $ttm" "0 [12544,12545,12546,12547]"
 expect ipfix_tcp_exact "$tpk" 40
+expect ipfix_tcp_container_labels "$tnames" "a0/$B"
 
 ft_done
