@@ -860,31 +860,41 @@ static enum bpf_perf_event_ret cap_on_event(void *ctx, int cpu, struct perf_even
 
 static void cap_emit(struct cap_run *r, const struct ft_cap_hdr *h, const __u8 *bytes);
 
+static const struct ft_cap_hdr *cap_queue_head(const struct cap_queue *q)
+{
+	return q->head == q->tail ? NULL : (const void *)(q->buf + q->head);
+}
+
 /* Writes the queued records older than cutoff, oldest first. Each CPU's
- * queue is in order already: a k-way merge. */
+ * queue is in order already: a k-way merge, which takes a run of records
+ * from one queue while they are older than every other queue's first. */
 static void cap_drain(struct cap_run *r, __u64 cutoff)
 {
 	int i;
 
 	while (!r->done) {
-		const struct ft_cap_hdr *best = NULL;
+		const struct ft_cap_hdr *h;
+		__u64 limit = cutoff, best_ts = ~0ULL;
 		int bi = -1;
 
 		for (i = 0; i < r->nq; i++) {
-			struct cap_queue *q = &r->q[i];
-			const struct ft_cap_hdr *h = (const void *)(q->buf + q->head);
-
-			if (q->head == q->tail || h->ts_ns > cutoff)
-				continue;
-			if (!best || h->ts_ns < best->ts_ns) {
-				best = h;
+			h = cap_queue_head(&r->q[i]);
+			if (h && h->ts_ns < best_ts) {
+				best_ts = h->ts_ns;
 				bi = i;
 			}
 		}
-		if (!best)
+		if (bi < 0 || best_ts > cutoff)
 			break;
-		cap_emit(r, best, (const __u8 *)(best + 1));
-		r->q[bi].head += (sizeof(*best) + best->copy_len + 7) & ~(size_t)7;
+		for (i = 0; i < r->nq; i++) {
+			h = cap_queue_head(&r->q[i]);
+			if (i != bi && h && h->ts_ns < limit)
+				limit = h->ts_ns;
+		}
+		while (!r->done && (h = cap_queue_head(&r->q[bi])) && h->ts_ns <= limit) {
+			cap_emit(r, h, (const __u8 *)(h + 1));
+			r->q[bi].head += (sizeof(*h) + h->copy_len + 7) & ~(size_t)7;
+		}
 	}
 	for (i = 0; i < r->nq; i++) {
 		struct cap_queue *q = &r->q[i];
@@ -1186,7 +1196,8 @@ static void cap_pcap_header(struct cap_run *r)
 		cap_out_put(r, &h, sizeof(h));
 }
 
-static void cap_pcap_record(struct cap_run *r, __u64 ts, __u32 caplen, __u32 len)
+static void cap_pcap_record(struct cap_run *r, const __u8 *frame, __u64 ts, __u32 caplen,
+			    __u32 len)
 {
 	struct {
 		__u32 sec, frac, caplen, len;
@@ -1200,7 +1211,7 @@ static void cap_pcap_record(struct cap_run *r, __u64 ts, __u32 caplen, __u32 len
 	if (!cap_out_reserve(r, sizeof(h) + caplen))
 		return;
 	cap_out_put(r, &h, sizeof(h));
-	cap_out_put(r, r->frame, caplen);
+	cap_out_put(r, frame, caplen);
 }
 
 /* pcapng (draft-ietf-opsawg-pcapng): blocks are built here whole. */
@@ -1313,7 +1324,8 @@ static int cap_png_ifid(struct cap_run *r, __u32 ifindex)
 	return out->nifs++;
 }
 
-static void cap_png_epb(struct cap_run *r, const struct ft_cap_hdr *h, __u64 ts, __u32 caplen)
+static void cap_png_epb(struct cap_run *r, const struct ft_cap_hdr *h, const __u8 *frame,
+			__u64 ts, __u32 caplen)
 {
 	static const __u8 zero[4];
 	__u32 flags = h->dir == FT_DIR_INGRESS ? 1 : 2; /* epb_flags: inbound/outbound */
@@ -1334,7 +1346,7 @@ static void cap_png_epb(struct cap_run *r, const struct ft_cap_hdr *h, __u64 ts,
 	png_u32(&p, caplen);
 	png_u32(&p, h->pkt_len);
 	cap_out_put(r, p.b, p.n);
-	cap_out_put(r, r->frame, caplen);
+	cap_out_put(r, frame, caplen);
 	cap_out_put(r, zero, pad);
 	p.n = 0;
 	png_opt(&p, 2, &flags, 4);
@@ -1732,7 +1744,8 @@ static void print_frame(struct cap_line *l, const __u8 *f, __u32 n, __u32 len)
 		line_add(l, "ethertype 0x%04x, length %u", type, len);
 }
 
-static void cap_print(struct cap_run *r, const struct ft_cap_hdr *h, __u64 ts, __u32 caplen)
+static void cap_print(struct cap_run *r, const struct ft_cap_hdr *h, const __u8 *frame, __u64 ts,
+		      __u32 caplen)
 {
 	struct cap_line l = {.n = 0};
 	time_t sec = (time_t)(ts / 1000000000ULL);
@@ -1749,7 +1762,7 @@ static void cap_print(struct cap_run *r, const struct ft_cap_hdr *h, __u64 ts, _
 	if (r->o->all || r->o->ifs.n > 1 || r->o->dirs != 3)
 		line_add(&l, "%s %-3s ", ft_ifname((int)h->ifindex, name),
 			 h->dir == FT_DIR_INGRESS ? "In" : "Out");
-	print_frame(&l, r->frame, caplen, h->pkt_len);
+	print_frame(&l, frame, caplen, h->pkt_len);
 	printf("%s\n", l.s);
 }
 
@@ -1757,21 +1770,31 @@ static void cap_print(struct cap_run *r, const struct ft_cap_hdr *h, __u64 ts, _
 
 static void cap_emit(struct cap_run *r, const struct ft_cap_hdr *h, const __u8 *bytes)
 {
-	__u32 caplen = cbpf_cap_frame(h, bytes, r->frame);
 	__u64 ts = h->ts_ns + (__u64)r->mono_to_real;
+	const __u8 *frame = bytes;
+	__u32 caplen;
 	size_t i = 0;
 
+	/* Straight from the queue, unless a tag must go back in. */
+	if (h->vlan_present) {
+		caplen = cbpf_cap_frame(h, bytes, r->frame);
+		frame = r->frame;
+	} else {
+		caplen = h->snap < h->pkt_len ? h->snap : h->pkt_len;
+		caplen = caplen < h->copy_len ? caplen : h->copy_len;
+	}
+
 	if (r->out.fmt == FMT_PRINT) {
-		cap_print(r, h, ts, caplen);
+		cap_print(r, h, frame, ts, caplen);
 	} else {
 		if (!r->out.is_stdout)
 			cap_out_rotate(r, (time_t)(ts / 1000000000ULL));
 		if (r->done)
 			return;
 		if (r->out.fmt == FMT_PCAP)
-			cap_pcap_record(r, ts, caplen, h->pkt_len);
+			cap_pcap_record(r, frame, ts, caplen, h->pkt_len);
 		else
-			cap_png_epb(r, h, ts, caplen);
+			cap_png_epb(r, h, frame, ts, caplen);
 	}
 	if (!r->o->all)
 		while (i + 1 < r->o->ifs.n && (__u32)r->o->ifs.v[i].ifindex != h->ifindex)
