@@ -1196,8 +1196,7 @@ static void cap_pcap_header(struct cap_run *r)
 		cap_out_put(r, &h, sizeof(h));
 }
 
-static void cap_pcap_record(struct cap_run *r, const __u8 *frame, __u64 ts, __u32 caplen,
-			    __u32 len)
+static void cap_pcap_record(struct cap_run *r, const __u8 *frame, __u64 ts, __u32 caplen, __u32 len)
 {
 	struct {
 		__u32 sec, frac, caplen, len;
@@ -1324,8 +1323,8 @@ static int cap_png_ifid(struct cap_run *r, __u32 ifindex)
 	return out->nifs++;
 }
 
-static void cap_png_epb(struct cap_run *r, const struct ft_cap_hdr *h, const __u8 *frame,
-			__u64 ts, __u32 caplen)
+static void cap_png_epb(struct cap_run *r, const struct ft_cap_hdr *h, const __u8 *frame, __u64 ts,
+			__u32 caplen)
 {
 	static const __u8 zero[4];
 	__u32 flags = h->dir == FT_DIR_INGRESS ? 1 : 2; /* epb_flags: inbound/outbound */
