@@ -17,10 +17,19 @@
 #include <linux/in.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
-#include <linux/icmp.h>
 #include <linux/icmpv6.h>
 
 /* Not in the uapi headers. */
+/* ICMP and ICMPv6 share this 8-byte shape. Defined here because linux/icmp.h
+ * pulls in libc's sys/socket.h, which needs 32-bit libc headers under
+ * -target bpf. */
+struct ft_icmp_hdr {
+	__u8 type;
+	__u8 code;
+	__be16 checksum;
+	__be32 rest;
+};
+
 struct ft_vlan_hdr {
 	__be16 tci;
 	__be16 encap_proto;
@@ -150,7 +159,7 @@ static __always_inline void ft_parse_l4(struct ft_parsed *p, const void *data, c
 		return;
 	}
 	if (ft_l4_class(p->key.family, proto) & (FT_BIT(FT_CLASS_ICMP) | FT_BIT(FT_CLASS_ICMPV6))) {
-		const struct icmphdr *ih = (const void *)l4; /* same 8-byte shape as icmp6hdr */
+		const struct ft_icmp_hdr *ih = (const void *)l4;
 
 		if ((const void *)(ih + 1) > data_end || l4 + sizeof(*ih) > l4_end)
 			return ft_malformed(p, proto == IPPROTO_ICMP ? FT_MAL_ICMP_TRUNCATED
