@@ -28,9 +28,12 @@ static const struct ft_if_stats ft_zero_stats;
  * Counters of an attached interface live in a per-CPU array slot that
  * userspace claimed for it at attach time (ft_ifslot[ifindex % slots] ==
  * ifindex): two inlined array lookups. Interfaces without a slot (a
- * collision, or more interfaces than slots) use the per-CPU hash.
+ * collision, or more interfaces than slots) use the per-CPU hash. When the
+ * hash has no room for one more (full of interfaces, or no memory), the
+ * packet is counted in the FT_IFSLOT_OTHER slot, reported as interface
+ * "unattributed": every packet is counted somewhere.
  */
-static __always_inline struct ft_if_stats *ft_if_stats_get(__u32 ifindex, __u8 dir)
+static __always_inline struct ft_if_stats *ft_if_stats_get(__u32 ifindex, __u8 dir, __u32 segs)
 {
 	struct ft_if_key k = {.ifindex = ifindex, .dir = dir};
 	__u32 slot = ifindex & (FT_IFSLOTS - 1), idx;
@@ -48,7 +51,14 @@ static __always_inline struct ft_if_stats *ft_if_stats_get(__u32 ifindex, __u8 d
 	if (likely(st))
 		return st;
 	bpf_map_update_elem(&ft_ifstats, &k, &ft_zero_stats, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&ft_ifstats, &k);
+	st = bpf_map_lookup_elem(&ft_ifstats, &k);
+	if (st)
+		return st;
+	idx = FT_IFSLOT_OTHER * 2 + (dir & 1);
+	st = bpf_map_lookup_elem(&ft_ifstats_slots, &idx);
+	if (st)
+		st->unattributed += segs;
+	return st;
 }
 
 static __always_inline void ft_count(struct ft_counter *c, const struct ft_frame *f)
@@ -182,8 +192,8 @@ static __always_inline __u32 ft_handle(struct ft_frame *f)
 	/* Tick resolution is plenty for flow and sample timestamps and costs
 	 * half the precise clock; handshakes and captures read the precise one. */
 	f->now = bpf_ktime_get_coarse_ns();
-	st = ft_if_stats_get(f->ifindex, f->dir);
-	if (!st)
+	st = ft_if_stats_get(f->ifindex, f->dir, f->segs);
+	if (!st) /* not even the FT_IFSLOT_OTHER slot: cannot happen */
 		goto capture;
 
 	method = pp.http_method;

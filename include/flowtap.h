@@ -14,6 +14,11 @@
 /* Bounds the datapath relies on; changing one changes map layouts. */
 #define FT_MAX_IFACE_KEYS 4096
 #define FT_IFSLOTS	  256 /* interfaces with array-backed counters; a power of 2 */
+/* Counters of packets whose interface has neither a slot nor a hash entry
+ * (ft_ifstats full) live in ft_ifstats_slots[2 * FT_IFSLOT_OTHER + dir];
+ * readers report them as interface FT_IFINDEX_OTHER ("unattributed"). */
+#define FT_IFSLOT_OTHER	  FT_IFSLOTS
+#define FT_IFINDEX_OTHER  0
 #define FT_DEFAULT_FLOWS  65536
 #define FT_IPV6_EXT_MAX	  8
 #define FT_MAX_VLAN_TAGS  2
@@ -123,10 +128,13 @@ struct ft_if_stats {
 	__u64 tcp_retransmits; /* segments at or below the highest seq seen */
 	__u64 tcp_resets;      /* RST segments */
 	__u64 tcp_hs_overflow; /* SYNs not tracked: handshake table full */
+	/* Only in the FT_IFSLOT_OTHER entry: packets counted there because
+	 * their interface had no counters of its own (ft_ifstats full). */
+	__u64 unattributed;
 };
 /* Userspace sums this struct word by word: every field must be a __u64. */
 _Static_assert(sizeof(struct ft_if_stats) ==
-		   16 * (FT_CLASS_MAX + FT_MAL_MAX + FT_HTTP_MAX) + 8 * (4 + 2 + FT_HS_BUCKETS + 5),
+		   16 * (FT_CLASS_MAX + FT_MAL_MAX + FT_HTTP_MAX) + 8 * (4 + 2 + FT_HS_BUCKETS + 6),
 	       "ft_if_stats layout");
 
 enum ft_family {

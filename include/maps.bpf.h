@@ -32,10 +32,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ft_ifslot SEC(".maps");
 
-/* Counters of slot s at [2s + dir]; see ft_if_stats_get(). */
+/* Counters of slot s at [2s + dir], and after them the FT_IFSLOT_OTHER
+ * pair; see ft_if_stats_get(). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FT_IFSLOTS * 2);
+	__uint(max_entries, (FT_IFSLOTS + 1) * 2);
 	__type(key, __u32);
 	__type(value, struct ft_if_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

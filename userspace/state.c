@@ -159,61 +159,98 @@ static struct ft_if_totals *ft_if_totals_find(struct ft_if_totals *t, size_t n, 
 	return NULL;
 }
 
+/* Appends t to *list, growing it; 0 or -ENOMEM (the list is then freed). */
+static int ft_if_totals_push(struct ft_if_totals **list, size_t *cnt, size_t *cap,
+			     const struct ft_if_totals *t)
+{
+	struct ft_if_totals *nl;
+
+	if (*cnt == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		nl = realloc(*list, *cap * sizeof(**list));
+		if (!nl) {
+			free(*list);
+			*list = NULL;
+			return -ENOMEM;
+		}
+		*list = nl;
+	}
+	(*list)[(*cnt)++] = *t;
+	return 0;
+}
+
+static bool ft_if_stats_zero(const struct ft_if_stats *s)
+{
+	const __u64 *w = (const __u64 *)s;
+	size_t i;
+
+	for (i = 0; i < sizeof(*s) / sizeof(*w); i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/*
+ * Adds the array slots to the hash part: for each slot with an owner, both
+ * directions; then the FT_IFSLOT_OTHER pair as FT_IFINDEX_OTHER, when it
+ * counted anything (a datapath pinned by an older flowtap has no such pair).
+ */
+static int ft_read_if_slots(int owner_fd, int slots_fd, void *vals, struct ft_if_totals **list,
+			    size_t *cnt, size_t *cap)
+{
+	__u32 slot, owner, idx, dir;
+	struct ft_if_totals t, *hit;
+	size_t w;
+
+	for (slot = 0; slot <= FT_IFSLOT_OTHER; slot++) {
+		if (slot == FT_IFSLOT_OTHER)
+			owner = FT_IFINDEX_OTHER;
+		else if (bpf_map_lookup_elem(owner_fd, &slot, &owner) || !owner)
+			continue;
+		for (dir = 0; dir < FT_DIR_MAX; dir++) {
+			idx = slot * 2 + dir;
+			if (bpf_map_lookup_elem(slots_fd, &idx, vals))
+				continue;
+			ft_sum_if_stats(vals, ft_ncpus(), &t.s);
+			if (slot == FT_IFSLOT_OTHER && ft_if_stats_zero(&t.s))
+				continue;
+			/* Counted before the slot was claimed: add to the hash part. */
+			hit = ft_if_totals_find(*list, *cnt, owner, dir);
+			if (hit) {
+				for (w = 0; w < sizeof(t.s) / sizeof(__u64); w++)
+					((__u64 *)&hit->s)[w] += ((__u64 *)&t.s)[w];
+				continue;
+			}
+			t.ifindex = owner;
+			t.dir = dir;
+			if (ft_if_totals_push(list, cnt, cap, &t))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int ft_read_if_totals_fds(int hash_fd, int owner_fd, int slots_fd, struct ft_if_totals **out,
 			  size_t *n)
 {
-	struct ft_if_totals *list, *nl, *hit;
+	struct ft_if_totals *list;
 	size_t cnt, cap;
 	void *vals;
-	__u32 slot, owner, idx, dir;
 	int err = ft_read_ifstats(hash_fd, &list, &cnt);
 
 	if (err)
 		return err;
 	cap = cnt;
-	if (owner_fd < 0 || slots_fd < 0)
-		goto out;
-	vals = calloc(ft_ncpus(), ROUND8(sizeof(struct ft_if_stats)));
-	if (!vals) {
-		free(list);
-		return -ENOMEM;
-	}
-	for (slot = 0; slot < FT_IFSLOTS; slot++) {
-		if (bpf_map_lookup_elem(owner_fd, &slot, &owner) || !owner)
-			continue;
-		for (dir = 0; dir < FT_DIR_MAX; dir++) {
-			struct ft_if_stats sum;
-			size_t w;
-
-			idx = slot * 2 + dir;
-			if (bpf_map_lookup_elem(slots_fd, &idx, vals))
-				continue;
-			ft_sum_if_stats(vals, ft_ncpus(), &sum);
-			/* Counted before the slot was claimed: add to the hash part. */
-			hit = ft_if_totals_find(list, cnt, owner, dir);
-			if (hit) {
-				for (w = 0; w < sizeof(sum) / sizeof(__u64); w++)
-					((__u64 *)&hit->s)[w] += ((__u64 *)&sum)[w];
-				continue;
-			}
-			if (cnt == cap) {
-				cap = cap ? cap * 2 : 16;
-				nl = realloc(list, cap * sizeof(*list));
-				if (!nl) {
-					free(vals);
-					free(list);
-					return -ENOMEM;
-				}
-				list = nl;
-			}
-			list[cnt].ifindex = owner;
-			list[cnt].dir = dir;
-			list[cnt].s = sum;
-			cnt++;
+	if (owner_fd >= 0 && slots_fd >= 0) {
+		vals = calloc(ft_ncpus(), ROUND8(sizeof(struct ft_if_stats)));
+		err =
+		    vals ? ft_read_if_slots(owner_fd, slots_fd, vals, &list, &cnt, &cap) : -ENOMEM;
+		free(vals);
+		if (err) {
+			free(list);
+			return err;
 		}
 	}
-	free(vals);
-out:
 	*out = list;
 	*n = cnt;
 	return 0;

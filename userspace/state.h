@@ -27,7 +27,9 @@ void ft_sum_flow_val(const void *percpu, int ncpus, struct ft_flow_val *out);
 /*
  * All interface counters under a pin root: the per-CPU array slots of
  * attached interfaces (ft_ifslot, ft_ifstats_slots) merged with the
- * per-CPU hash ft_ifstats that holds the rest. Use this one.
+ * per-CPU hash ft_ifstats that holds the rest, and the packets of
+ * interfaces that had neither (ft_ifstats full) as ifindex FT_IFINDEX_OTHER
+ * (0, "unattributed"), when there are any. Use this one.
  */
 int ft_read_if_totals(const char *root, struct ft_if_totals **out, size_t *n);
 /* The same from map fds; owner_fd/slots_fd may be -1 (hash only). */
