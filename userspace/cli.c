@@ -59,7 +59,10 @@ const char *ft_pin_root(void)
 
 const char *ft_ifname(int ifindex, char *buf)
 {
-	if (!if_indextoname(ifindex, buf))
+	/* Counters of packets whose interface had no entry (ft_ifstats full). */
+	if (ifindex == FT_IFINDEX_OTHER)
+		snprintf(buf, IF_NAMESIZE, "unattributed");
+	else if (!if_indextoname(ifindex, buf))
 		snprintf(buf, IF_NAMESIZE, "if%d", ifindex);
 	return buf;
 }

@@ -136,6 +136,9 @@ static void stats_counters_json(const struct ft_if_totals *t, json_object *arr)
 #define X(name) json_object_array_add(arr, counter_row(t, #name, t->s.name));
 	FT_IF_COUNTERS(X)
 #undef X
+	/* Packets counted here for want of their interface's own entry. */
+	if (t->ifindex == FT_IFINDEX_OTHER)
+		json_object_array_add(arr, counter_row(t, "unattributed", t->s.unattributed));
 	/* Handshake latency: bucket i counts [2^(i-1), 2^i) microseconds. */
 	o = counter_row(t, "tcp_handshake_us_hist", t->s.tcp_handshakes);
 	b = json_object_new_array();
@@ -195,6 +198,7 @@ static void stats_text(const struct ft_if_totals *t)
 	if (t->s.field)                                                                            \
 		printf("%-16s %-8s %-24s %14llu\n", name, ft_dir_name(t->dir), #field, t->s.field);
 	FT_IF_COUNTERS(X)
+	X(unattributed)
 #undef X
 }
 

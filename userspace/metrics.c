@@ -881,8 +881,8 @@ static bool mx_describe(struct mx_ident *id, const struct ft_metrics_input *in,
 	const char *ln;
 	bool exists = true, changed;
 
-	if (!id->ifindex)
-		snprintf(name, sizeof(name), "none");
+	if (!id->ifindex) /* a drop without a device, or FT_IFINDEX_OTHER's counters */
+		snprintf(name, sizeof(name), "%s", id->netns ? "unattributed" : "none");
 	else if (id->netns != in->self_netns)
 		snprintf(name, sizeof(name), "netns:%u/if%u", id->netns, id->ifindex);
 	else if ((exists = mx_link_exists(in->links, id->ifindex, &ln)))

@@ -819,8 +819,8 @@ static void ft_run_forget_gone(struct run_ctx *rc)
 
 		for (j = 0; j < ndone && done[j] != idx; j++)
 			;
-		if (j < ndone || if_indextoname(idx, name) || errno != ENXIO ||
-		    (rc->cw && ft_cwatch_get(rc->cw, idx)))
+		if (j < ndone || idx == FT_IFINDEX_OTHER || if_indextoname(idx, name) ||
+		    errno != ENXIO || (rc->cw && ft_cwatch_get(rc->cw, idx)))
 			continue; /* a followed veth's removal comes as an event */
 		done[ndone++] = idx;
 		r = ft_collector_forget_iface(&rc->coll, idx);
