@@ -298,6 +298,8 @@ struct mx_coll {
 	} rings[MX_MAX_RINGS];
 	long long attached; /* -1: not set */
 	bool timeouts_set;
+	bool dedup_set;
+	__u64 dedup_packets, dedup_bytes; /* sums of the intervals' de-duplicated views */
 };
 
 /* Handshakes whose SYN-ACK never came, per interface and direction of the
@@ -1364,6 +1366,17 @@ static void mx_flows(struct mx_out *o, const struct mx_coll *c, const struct ft_
 
 static void mx_collector(struct mx_out *o, const struct mx_coll *c)
 {
+	if (c->dedup_set) {
+		mx_single(
+		    o, "flowtap_dedup_packets_total", "counter",
+		    "Flow packets with each packet counted once, at its best observation point "
+		    "(container side first), over all interfaces.",
+		    c->dedup_packets);
+		mx_single(
+		    o, "flowtap_dedup_bytes_total", "counter",
+		    "Flow bytes with each packet counted once, as flowtap_dedup_packets_total.",
+		    c->dedup_bytes);
+	}
 	if (c->capture_set) {
 		mx_single(o, "flowtap_capture_packets_total", "counter",
 			  "Packets the capture wrote.", c->cap_packets);
@@ -2039,6 +2052,11 @@ void ft_metrics_publish(const struct ft_report *r)
 	ft_metrics_observe_drain(mx_global, st->drain_ns / 1e9);
 	pthread_mutex_lock(&mx_global->lock);
 	mx_global->coll.timeouts_set = true; /* this collector expires handshakes */
+	if (r->dd.valid) {
+		mx_global->coll.dedup_set = true;
+		mx_global->coll.dedup_packets += r->dd.packets;
+		mx_global->coll.dedup_bytes += r->dd.bytes;
+	}
 	pthread_mutex_unlock(&mx_global->lock);
 	for (i = 0; i < r->nhs_timeouts; i++)
 		ft_metrics_add_tcp_timeouts(mx_global, r->hs_timeouts[i].ifindex,

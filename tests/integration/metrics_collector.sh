@@ -117,6 +117,27 @@ slow=$(($(metric "$FT_TMP/after.txt" 'flowtap_drain_duration_seconds_bucket{le="
 	$(metric "$FT_TMP/after.txt" 'flowtap_drain_duration_seconds_bucket{le="0.1"}')))
 ft_expect drains_under_100ms "$slow" 0
 
+# One interface, so each flow packet has one observation: the
+# de-duplicated totals equal what the L4 classes counted since the attach
+# (the burst, B's ICMP port unreachables, IPv6 neighbour traffic), once the
+# drain has caught up with the live class counters.
+l4sum() { # FILE METRIC
+	awk -v m="$2" -v i="interface=\"$FT_IF_A\"" 'index($1, m "{") == 1 && index($1, i) &&
+		$1 ~ /class="(tcp|udp|icmp|icmpv6|other_l4)"/ { s += $2 } END { print s + 0 }' "$1"
+}
+for _ in $(seq 20); do
+	scrape >"$FT_TMP/dd.txt"
+	dd_p=$(metric "$FT_TMP/dd.txt" flowtap_dedup_packets_total)
+	dd_b=$(metric "$FT_TMP/dd.txt" flowtap_dedup_bytes_total)
+	l4_p=$(l4sum "$FT_TMP/dd.txt" flowtap_packets_total)
+	l4_b=$(l4sum "$FT_TMP/dd.txt" flowtap_bytes_total)
+	[ "$dd_p" = "$l4_p" ] && [ "$dd_b" = "$l4_b" ] && break
+	sleep 0.25
+done
+ft_expect dedup_packets "$dd_p" "$l4_p"
+ft_expect dedup_bytes "$dd_b" "$l4_b"
+at_least dedup_packets_burst "$dd_p" "$N"
+
 # --- flows: tracked, then ended idle (UDP idle timeout 2 s) ---
 
 at_least flows_active "$(metric "$FT_TMP/after.txt" flowtap_flows_active)" 1
