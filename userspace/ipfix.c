@@ -2,7 +2,9 @@
 /*
  * IPFIX export (RFC 7011) through libfixbuf: one record per closed flow
  * record (idle, active timeout, end of TCP connection, forced, lack of
- * resources), with standard information elements only. Two templates, IPv4
+ * resources), with standard information elements, and three of flowtap's
+ * own for what IANA has none (TCP retransmission hints, handshake time and
+ * round-trip time, in enterprise elements 6..8). Two templates, IPv4
  * and IPv6; over UDP they are re-sent every template_refresh seconds (RFC
  * 7011 section 10.3.6), over TCP once per connection.
  *
@@ -58,6 +60,12 @@ static fbInfoElement_t ft_ipfix_ies[] = {
 		    FB_STRING, NULL),
     FB_IE_INIT_FULL("flowtapContainerRuntime", FT_IPFIX_PEN, 5, FB_IE_VARLEN, FB_IE_DEFAULT, 0, 0,
 		    FB_STRING, NULL),
+    FB_IE_INIT_FULL("flowtapTcpRetransmitCount", FT_IPFIX_PEN, 6, 8, FB_IE_F_ENDIAN, 0, 0,
+		    FB_UINT_64, NULL),
+    FB_IE_INIT_FULL("flowtapTcpHandshakeMicroseconds", FT_IPFIX_PEN, 7, 4, FB_IE_F_ENDIAN, 0, 0,
+		    FB_UINT_32, NULL),
+    FB_IE_INIT_FULL("flowtapTcpRttMicroseconds", FT_IPFIX_PEN, 8, 4, FB_IE_F_ENDIAN, 0, 0,
+		    FB_UINT_32, NULL),
     FB_IE_NULL,
 };
 
@@ -67,6 +75,10 @@ static fbInfoElementSpec_t ft_ipfix_spec[] = {{"flowStartMilliseconds", 8, 0},
 					      {"octetDeltaCount", 8, 0},
 					      {"packetDeltaCount", 8, 0},
 					      {"layer2OctetDeltaCount", 8, 0},
+					      {"tcpRstTotalCount", 8, 0},
+					      {"flowtapTcpRetransmitCount", 8, 0},
+					      {"flowtapTcpHandshakeMicroseconds", 4, 0},
+					      {"flowtapTcpRttMicroseconds", 4, 0},
 					      {"sourceIPv4Address", 4, SPEC_V4},
 					      {"destinationIPv4Address", 4, SPEC_V4},
 					      {"sourceIPv6Address", 16, SPEC_V6},
@@ -91,6 +103,8 @@ static fbInfoElementSpec_t ft_ipfix_spec[] = {{"flowStartMilliseconds", 8, 0},
 struct ft_ipfix_head {
 	uint64_t start_ms, end_ms;
 	uint64_t octets, packets, l2_octets;
+	uint64_t resets, retransmits;  /* of the flow so far, as the flow records have them */
+	uint32_t handshake_us, rtt_us; /* 0: not measured */
 } __attribute__((packed));
 
 struct ft_ipfix_tail {
@@ -279,6 +293,10 @@ static void ft_ipfix_fill(const struct ft_report *r, const struct ft_cflow *f,
 	h->packets = pk;
 	h->l2_octets = l2;
 	h->octets = l2 > hdr ? l2 - hdr : 0;
+	h->resets = f->f.v.resets;
+	h->retransmits = f->f.v.retransmits;
+	h->handshake_us = f->f.v.handshake_us;
+	h->rtt_us = f->f.v.rtt_us;
 	t->ingress = k->dir == FT_DIR_INGRESS ? k->ifindex : 0;
 	t->egress = k->dir == FT_DIR_EGRESS ? k->ifindex : 0;
 	if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {

@@ -89,7 +89,7 @@ while True:
     d = c.recv(65536)
     if not d: break
     buf += d
-tmpl, pkts, bad, names = {}, 0, 0, set()
+tmpl, pkts, bad, names, rst, hs = {}, 0, 0, set(), 0, 0
 def record(f, body):
     """One data record: {(pen, ie): bytes} and its length."""
     r, p = {}, 0
@@ -118,12 +118,17 @@ while len(buf) >= 16:
                 r, used = record(tmpl[sid], body)
                 if used > len(body): bad += 1; break
                 body = body[used:]
+                sp, dp = (int.from_bytes(r[(0, i)], "big") for i in (7, 11))
+                if sp == 9994: # the RSTs of the closed port
+                    rst += int.from_bytes(r.get((0, 220), b""), "big")
+                if 9993 in (sp, dp): # handshake time, flowtap element 7
+                    hs = max(hs, int.from_bytes(r.get((32473, 7), b""), "big"))
                 if int.from_bytes(r[(0, 11)], "big") in (9995, 9996):
                     pkts += int.from_bytes(r[(0, 2)], "big")
                     if (0, 82) in r:
                         names.add(r[(0, 82)].decode() + "/" + r[(32473, 2)].decode())
         else: bad += 1
-print(pkts, bad, sorted(tmpl), ",".join(sorted(names)) or "-")
+print(pkts, bad, sorted(tmpl), ",".join(sorted(names)) or "-", rst, hs)
 ' >$T/tcp.out 2>&1 &
 FT_PIDS+=($!)
 for _ in $(seq 30); do ip netns exec $A ss -ltn | grep -q 127.0.0.1:4740 && break; sleep 0.1; done
@@ -132,12 +137,34 @@ printf '%s\n' 'interval = 1s' 'idle_timeout_udp = 1s' 'ipfix = 127.0.0.1:4740' \
 start_run d2 -i a0 --containers --config $T/tcp.conf || fail ipfix_tcp_start "$(cat $T/d2.err)"
 udp_send $A 198.18.0.2 40003 9996 25 100
 udp_send $A fd00::2 40004 9995 15 100
+# TCP: a connection B accepts (timed handshake) and one to a closed port
+# (SYN answered by RST).
+ip netns exec $B python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.0.2", 9993)); s.listen(1); s.settimeout(5)
+c, _ = s.accept(); c.recv(16); c.close()
+' &
+FT_PIDS+=($!)
+for _ in $(seq 30); do ip netns exec $B ss -ltn | grep -q 198.18.0.2:9993 && break; sleep 0.1; done
+ip netns exec $A python3 -c '
+import socket
+c = socket.create_connection(("198.18.0.2", 9993), timeout=5); c.send(b"x"); c.close()
+try:
+    socket.create_connection(("198.18.0.2", 9994), timeout=5)
+except ConnectionRefusedError:
+    pass
+'
 sleep 3
 stop_run d2
 for _ in $(seq 30); do [ -s $T/tcp.out ] && break; sleep 0.1; done
-read -r tpk tbad ttm tnames <<<"$(sed 's/, /,/g' $T/tcp.out)"
+read -r tpk tbad ttm tnames trst ths <<<"$(sed 's/, /,/g' $T/tcp.out)"
 expect ipfix_tcp_stream "$tbad $ttm" "0 [12544,12545,12546,12547]"
 expect ipfix_tcp_exact "$tpk" 40
 expect ipfix_tcp_container_labels "$tnames" "a0/$B"
+expect ipfix_tcp_rst_total_count "$trst" 1
+if [ "${ths:-0}" -gt 0 ] 2>/dev/null; then pass ipfix_tcp_handshake_us; else
+	fail ipfix_tcp_handshake_us "no flowtapTcpHandshakeMicroseconds in the records ($ths)"
+fi
 
 ft_done
