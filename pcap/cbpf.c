@@ -5,6 +5,7 @@
  * is dropped (the verifier rejects unreachable instructions) and the jumps
  * are resolved.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1070,6 +1071,75 @@ __u32 cbpf_cap_frame(const struct ft_cap_hdr *h, const __u8 *bytes, __u8 *out)
 	return want < have ? want : have;
 }
 
+/* A character of what libpcap's scanner takes as one word: names,
+ * addresses, numbers, escaped keywords. */
+static bool cbpf_word_char(char c)
+{
+	return c && (isalnum((unsigned char)c) || strchr("_.:-\\", c));
+}
+
+size_t cbpf_terms(const char *s)
+{
+	size_t n = 1;
+
+	while (s && *s) {
+		const char *w = s;
+
+		if ((s[0] == '&' && s[1] == '&') || (s[0] == '|' && s[1] == '|')) {
+			n++;
+			s += 2;
+			continue;
+		}
+		if (!cbpf_word_char(*s)) {
+			s++;
+			continue;
+		}
+		while (cbpf_word_char(*s))
+			s++;
+		if ((s - w == 3 && !strncasecmp(w, "and", 3)) ||
+		    (s - w == 2 && !strncasecmp(w, "or", 2)))
+			n++;
+	}
+	return n;
+}
+
+/* The cheap checks, before libpcap spends time on expr. */
+static int cbpf_check_size(pcap_t *dead, const char *expr, char *err, size_t errlen)
+{
+	struct bpf_program bp;
+	size_t len = strlen(expr), terms;
+	unsigned int n;
+
+	if (len > CBPF_MAX_EXPR_LEN) {
+		snprintf(err, errlen, "filter expression too long: %zu bytes, at most %d", len,
+			 CBPF_MAX_EXPR_LEN);
+		return -1;
+	}
+	terms = cbpf_terms(expr);
+	if (terms > CBPF_MAX_TERMS) {
+		snprintf(err, errlen,
+			 "filter expression too complex: %zu terms joined by and/or, at most %d",
+			 terms, CBPF_MAX_TERMS);
+		return -1;
+	}
+	/* Unoptimised: linear enough at this size, and what the optimiser's
+	 * time depends on. */
+	if (pcap_compile(dead, &bp, expr, 0, PCAP_NETMASK_UNKNOWN)) {
+		snprintf(err, errlen, "%s", pcap_geterr(dead));
+		return -1;
+	}
+	n = bp.bf_len;
+	pcap_freecode(&bp);
+	if (n > CBPF_MAX_UNOPT) {
+		snprintf(err, errlen,
+			 "filter expression too complex: %u classic BPF instructions before "
+			 "optimisation, at most %d",
+			 n, CBPF_MAX_UNOPT);
+		return -1;
+	}
+	return 0;
+}
+
 int cbpf_compile(const char *expr, __u32 snaplen, struct cbpf_prog *out, char *err, size_t errlen)
 {
 	pcap_t *dead = pcap_open_dead(DLT_EN10MB, (int)snaplen);
@@ -1081,8 +1151,18 @@ int cbpf_compile(const char *expr, __u32 snaplen, struct cbpf_prog *out, char *e
 		snprintf(err, errlen, "pcap_open_dead failed");
 		return -1;
 	}
-	if (pcap_compile(dead, &bp, expr ? expr : "", 1, PCAP_NETMASK_UNKNOWN)) {
+	if (!expr)
+		expr = "";
+	if (cbpf_check_size(dead, expr, err, errlen))
+		goto out;
+	if (pcap_compile(dead, &bp, expr, 1, PCAP_NETMASK_UNKNOWN)) {
 		snprintf(err, errlen, "%s", pcap_geterr(dead));
+		goto out;
+	}
+	if (bp.bf_len > CBPF_MAX_INSNS) {
+		snprintf(err, errlen, "filter too long: %u classic BPF instructions, at most %d",
+			 bp.bf_len, CBPF_MAX_INSNS);
+		pcap_freecode(&bp);
 		goto out;
 	}
 	out->insns = calloc(bp.bf_len ? bp.bf_len : 1, sizeof(*out->insns));

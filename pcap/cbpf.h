@@ -37,10 +37,27 @@ struct cbpf_prog {
 	size_t len;
 };
 
+/*
+ * Bounds on a filter (docs/capture.md). libpcap's code generation grows
+ * quadratically and its optimiser about cubically with the expression: a
+ * 1000-term "host A or host B or ..." keeps it busy for minutes. So the
+ * expression is measured before libpcap sees it (bytes, primitives joined
+ * by and/or), then compiled unoptimised and measured again (the
+ * optimiser's input), and the optimised program must fit the kernel's
+ * classic BPF limit, as tcpdump's would.
+ */
+#define CBPF_MAX_EXPR_LEN 8192 /* bytes */
+#define CBPF_MAX_TERMS	  128  /* and/or/&&/|| + 1 */
+#define CBPF_MAX_UNOPT	  8192 /* classic instructions before optimisation */
+#define CBPF_MAX_INSNS	  4096 /* after: BPF_MAXINSNS */
+
 /* Compiles a tcpdump expression for Ethernet framing (DLT_EN10MB) with
- * libpcap, optimised. "" matches everything. 0 or -1 with err set. */
+ * libpcap, optimised. "" matches everything. 0 or -1 with err set; an
+ * expression over the bounds above is refused before the optimiser runs. */
 int cbpf_compile(const char *expr, __u32 snaplen, struct cbpf_prog *out, char *err, size_t errlen);
 void cbpf_prog_free(struct cbpf_prog *p);
+/* Primitives in expr: 1 + the and/or operators (&&, ||) in it. */
+size_t cbpf_terms(const char *expr);
 /* libpcap's own checks and interpreter: the reference the tests compare to. */
 bool cbpf_validate(const struct cbpf_prog *p);
 __u32 cbpf_run_ref(const struct cbpf_prog *p, const void *pkt, __u32 wirelen, __u32 caplen);
