@@ -136,10 +136,18 @@ static void cap_usage(FILE *f)
 		"  -v            verbose\n");
 }
 
-static int cap_parse_ulong(const char *what, const char *s, unsigned long max, unsigned long *v)
+/* tcpdump's ranges: 0 is refused where it would mean nothing (-c, -C, -W,
+ * -B), and means "the maximum" for -s and "never" for -G. */
+static int cap_parse_ulong(const char *what, const char *s, unsigned long min, unsigned long max,
+			   unsigned long *v)
 {
-	if (ft_parse_uint(s, max, v)) {
-		pr_err(CAP_CMD ": bad %s '%s'\n", what, s);
+	char esc[128], hi[24] = "";
+
+	if (ft_parse_uint(s, max, v) || *v < min) {
+		if (max != ULONG_MAX)
+			snprintf(hi, sizeof(hi), "%lu", max);
+		pr_err(CAP_CMD ": invalid %s '%s' (%lu..%s)\n", what,
+		       ft_printable(s, esc, sizeof(esc)), min, hi);
 		return -EINVAL;
 	}
 	return 0;
@@ -211,15 +219,15 @@ static int cap_opt(struct cap_opts *o, int c, const char *arg)
 		o->out = arg;
 		return 0;
 	case 's':
-		return cap_parse_ulong("snap length", arg, CAP_MAX_SNAPLEN, &o->snaplen);
+		return cap_parse_ulong("snap length -s", arg, 0, CAP_MAX_SNAPLEN, &o->snaplen);
 	case 'c':
-		return cap_parse_ulong("count", arg, 0, &o->count);
+		return cap_parse_ulong("count -c", arg, 1, ULONG_MAX, &o->count);
 	case 'C':
-		return cap_parse_ulong("file size", arg, 1000000, &o->cmbytes);
+		return cap_parse_ulong("file size -C", arg, 1, 1000000, &o->cmbytes);
 	case 'G':
-		return cap_parse_ulong("rotation interval", arg, 0, &o->gsec);
+		return cap_parse_ulong("rotation interval -G", arg, 0, 366 * 86400, &o->gsec);
 	case 'W':
-		return cap_parse_ulong("file count", arg, 100000, &o->wcount);
+		return cap_parse_ulong("file count -W", arg, 1, 100000, &o->wcount);
 	case 'P':
 		o->pcapng = true;
 		return 0;
@@ -228,7 +236,7 @@ static int cap_opt(struct cap_opts *o, int c, const char *arg)
 	case 'n':
 		return 0;
 	case 'B':
-		return cap_parse_ulong("buffer size", arg, 1 << 20, &o->buf_kib);
+		return cap_parse_ulong("buffer size -B", arg, 1, 1 << 20, &o->buf_kib);
 	case 'T':
 		if (strcmp(arg, "nano") && strcmp(arg, "micro")) {
 			pr_err(CAP_CMD ": --time-stamp-precision takes micro or nano\n");

@@ -77,7 +77,7 @@ static const struct ft_opt attach_opts[] = {
     {"mode", 0, FT_OPT_CHOICE, offsetof(struct attach_cfg, mode), "native|skb|auto",
      "XDP mode (default auto)", xdp_modes},
     {"flow-table-size", 0, FT_OPT_UINT, offsetof(struct attach_cfg, flows), "N",
-     "flow table entries when first loaded (default 65536)", NULL, 1UL << 26},
+     "flow table entries when first loaded (default 65536)", NULL, 1UL << 26, 1},
     {"http-sample-rate", 0, FT_OPT_STRING, offsetof(struct attach_cfg, sample_rate), "N",
      "sample 1 in N HTTP requests, 0 for none (default 1)"},
     {"http-keep-query", 0, FT_OPT_FLAG, offsetof(struct attach_cfg, keep_query), NULL,

@@ -115,9 +115,9 @@ static const struct ft_opt metrics_opts[] = {
      "with --once: OpenMetrics 1.0 instead of the text format 0.0.4"},
     {"max-interfaces", 0, FT_OPT_UINT, offsetof(struct metrics_opts, max_ifaces), "N",
      "interface label sets exported before folding into interface=\"other\" (default 1024)", NULL,
-     1000000},
+     1000000, 1},
     {"retention", 0, FT_OPT_DURATION, offsetof(struct metrics_opts, retention), "DURATION",
-     "how long a gone interface's series stay (default 5m)"},
+     "how long a gone interface's series stay, at least 1s (default 5m)", NULL, 0, 1000},
     FT_OPT_END,
 };
 

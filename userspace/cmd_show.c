@@ -469,7 +469,8 @@ static const struct ft_opt flows_opts[] = {
      "only this interface (repeatable)"},
     {"sort", 0, FT_OPT_CHOICE, offsetof(struct flows_cfg, sort), "bytes|packets",
      "order, largest first (default bytes)", sort_keys},
-    {"limit", 'n', FT_OPT_UINT, offsetof(struct flows_cfg, limit), "N", "show at most N flows"},
+    {"limit", 'n', FT_OPT_UINT, offsetof(struct flows_cfg, limit), "N", "show at most N flows",
+     NULL, 0, 1},
     FT_OPT_END,
 };
 

@@ -2009,8 +2009,10 @@ int ft_metrics_start_cfg(const struct ft_addrport *addr, const struct ft_metrics
 	ft_drop_reason_name(0, rb, sizeof(rb));
 	ft_ncpus();
 	mx_global = ft_metrics_new(cfg);
-	if (!mx_global)
+	if (!mx_global) {
+		pr_err("metrics: cannot listen on %s: %s\n", addr->text, strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	err = ft_metrics_listen(mx_global, addr);
 	if (err) {
 		ft_metrics_free(mx_global);

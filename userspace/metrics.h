@@ -75,7 +75,8 @@ struct ft_metrics *ft_metrics_new(const struct ft_metrics_cfg *cfg);
 void ft_metrics_free(struct ft_metrics *m);
 
 /* Serves GET /metrics from libmicrohttpd's own thread. Port 0 picks a free
- * one (ft_metrics_port() tells which). 0 or a negative errno. */
+ * one (ft_metrics_port() tells which). 0 or a negative errno, after one
+ * error line that says why. */
 int ft_metrics_listen(struct ft_metrics *m, const struct ft_addrport *addr);
 int ft_metrics_port(const struct ft_metrics *m);
 
@@ -142,6 +143,7 @@ double ft_metrics_hs_le(unsigned int b);
 
 /* ---- the process-wide exporter `flowtap run` drives (collector.h) ---- */
 
+/* 0, or a negative errno after one error line (the caller adds none). */
 int ft_metrics_start(const struct ft_addrport *addr, const char *pin_root);
 int ft_metrics_start_cfg(const struct ft_addrport *addr, const struct ft_metrics_cfg *cfg);
 /* After every drain: copies what it needs from the report. */

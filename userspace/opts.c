@@ -134,6 +134,13 @@ int ft_parse_addrport(const char *s, struct ft_addrport *out)
 	return 0;
 }
 
+unsigned int ft_addrport_port(const struct ft_addrport *a)
+{
+	if (a->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+}
+
 int ft_parse_iface(const char *s, struct ft_iface *out)
 {
 	if (!s || strlen(s) >= IF_NAMESIZE)
@@ -145,12 +152,53 @@ int ft_parse_iface(const char *s, struct ft_iface *out)
 	return 0;
 }
 
+/* "100ms", "5s", "2m", "1h": a bound for a message. */
+static void ft_fmt_ms(unsigned long ms, char *buf, size_t len)
+{
+	if (ms && !(ms % 3600000))
+		snprintf(buf, len, "%luh", ms / 3600000);
+	else if (ms && !(ms % 60000))
+		snprintf(buf, len, "%lum", ms / 60000);
+	else if (!(ms % 1000))
+		snprintf(buf, len, "%lus", ms / 1000);
+	else
+		snprintf(buf, len, "%lums", ms);
+}
+
+/* " (MIN..MAX)" for an option with bounds, "" otherwise. */
+static void ft_opt_range(const struct ft_opt *o, char *buf, size_t len)
+{
+	char lo[32], hi[32];
+
+	buf[0] = 0;
+	switch (o->type) {
+	case FT_OPT_UINT:
+	case FT_OPT_SIZE:
+		if (!o->min && !o->max)
+			return;
+		snprintf(lo, sizeof(lo), "%lu", o->min);
+		snprintf(hi, sizeof(hi), "%lu", o->max);
+		snprintf(buf, len, " (%s..%s)", lo, o->max ? hi : "");
+		return;
+	case FT_OPT_DURATION:
+		if (!o->min && !o->max)
+			return;
+		ft_fmt_ms(o->min, lo, sizeof(lo));
+		ft_fmt_ms(o->max, hi, sizeof(hi));
+		snprintf(buf, len, " (%s..%s)", lo, o->max ? hi : "");
+		return;
+	default:
+		return;
+	}
+}
+
 static int ft_opt_store(const struct ft_cmd *cmd, const struct ft_opt *o, const char *arg,
 			void *cfg)
 {
-	char esc[256];
+	char esc[256], range[80];
 	char *field = (char *)cfg + o->off;
 	unsigned long u;
+	double d;
 	size_t i;
 	int err;
 
@@ -162,18 +210,21 @@ static int ft_opt_store(const struct ft_cmd *cmd, const struct ft_opt *o, const 
 		*(const char **)field = arg;
 		return 0;
 	case FT_OPT_UINT:
-		if (ft_parse_uint(arg, o->max, &u))
+		if (ft_parse_uint(arg, o->max, &u) || u < o->min)
 			goto bad;
 		*(unsigned long *)field = u;
 		return 0;
 	case FT_OPT_SIZE:
-		if (ft_parse_size(arg, &u) || (o->max && u > o->max))
+		if (ft_parse_size(arg, &u) || (o->max && u > o->max) || u < o->min)
 			goto bad;
 		*(unsigned long *)field = u;
 		return 0;
 	case FT_OPT_DURATION:
-		if (ft_parse_duration(arg, (double *)field))
+		/* The tolerance keeps "100ms" at a bound of 100 ms. */
+		if (ft_parse_duration(arg, &d) || d * 1e3 < o->min - 1e-6 ||
+		    (o->max && d * 1e3 > o->max + 1e-6))
 			goto bad;
+		*(double *)field = d;
 		return 0;
 	case FT_OPT_ADDRPORT:
 		if (ft_parse_addrport(arg, (struct ft_addrport *)field))
@@ -207,8 +258,9 @@ static int ft_opt_store(const struct ft_cmd *cmd, const struct ft_opt *o, const 
 	}
 	}
 bad:
-	pr_err("%s: invalid value '%s' for --%s\n", cmd->name, ft_printable(arg, esc, sizeof(esc)),
-	       o->name);
+	ft_opt_range(o, range, sizeof(range));
+	pr_err("%s: invalid value '%s' for --%s%s\n", cmd->name,
+	       ft_printable(arg, esc, sizeof(esc)), o->name, range);
 	return -EINVAL;
 }
 

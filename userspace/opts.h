@@ -52,6 +52,11 @@ struct ft_opt {
 	const char *help;
 	const char *const *choices; /* FT_OPT_CHOICE, NULL-terminated */
 	unsigned long max;	    /* FT_OPT_UINT / FT_OPT_SIZE: 0 means no bound */
+	/* FT_OPT_UINT / FT_OPT_SIZE: the smallest value. FT_OPT_DURATION: min
+	 * and max in milliseconds (max 0: no bound). A value out of range is
+	 * refused by the parser, so a command never mistakes an explicit 0
+	 * for "not given". */
+	unsigned long min;
 };
 
 struct ft_cmd {
@@ -88,5 +93,7 @@ int ft_parse_duration(const char *s, double *out);
 int ft_parse_size(const char *s, unsigned long *out);
 int ft_parse_addrport(const char *s, struct ft_addrport *out);
 int ft_parse_iface(const char *s, struct ft_iface *out);
+/* The port of a parsed address, host order. */
+unsigned int ft_addrport_port(const struct ft_addrport *a);
 
 #endif

@@ -972,6 +972,7 @@ static int ft_run_configure(struct ft_run_config *c, const struct run_opts *o)
 				      o->hook),
 			       -EINVAL;
 	}
+	/* The option table refuses 0: > 0 means given. */
 	if (o->interval > 0)
 		c->interval = o->interval;
 	if (c->interval < 0.1 || c->interval > 86400) {
@@ -1000,6 +1001,10 @@ static int ft_run_configure(struct ft_run_config *c, const struct run_opts *o)
 		c->ipfix_dst = o->ipfix;
 	}
 	c->ipfix_tcp |= o->ipfix_tcp;
+	if (c->ipfix && !ft_addrport_port(&c->ipfix_dst)) {
+		pr_err("run: the IPFIX collector %s needs a port (1..65535)\n", c->ipfix_dst.text);
+		return -EINVAL;
+	}
 	if (o->metrics.len) {
 		c->metrics = true;
 		c->metrics_addr = o->metrics;
@@ -1096,6 +1101,10 @@ static int run_main(void *p, int argc, char **argv)
 	(void)argv;
 	if (ft_run_configure(&rc.cfg, p))
 		return 2;
+	/* Before anything is created: a missing capability is named, not
+	 * found out by the first kernel call that fails. */
+	if (ft_require_caps("run", true))
+		return 1;
 	rc.root = ft_pin_root();
 	rc.containers = ft_run_want_containers(&rc.cfg);
 	ft_signals_init();
@@ -1113,12 +1122,9 @@ static int run_main(void *p, int argc, char **argv)
 	if (ft_run_sinks(&rc))
 		goto out;
 	if (rc.cfg.metrics) {
-		err = ft_run_metrics_start(&rc);
-		if (err) {
-			pr_err("run: metrics on %s: %s\n", rc.cfg.metrics_addr.text,
-			       strerror(-err));
+		/* It said why it failed. */
+		if (ft_run_metrics_start(&rc))
 			goto out;
-		}
 		rc.metrics = true;
 	}
 	if (ft_run_attach(&rc))
@@ -1161,7 +1167,7 @@ static const struct ft_opt run_opts_table[] = {
     {"hook", 0, FT_OPT_STRING, offsetof(struct run_opts, hook), "auto|xdp|tc",
      "how to attach (default auto: XDP on NICs, TC on veths)"},
     {"interval", 0, FT_OPT_DURATION, offsetof(struct run_opts, interval), "SECONDS",
-     "report every SECONDS (default 10)"},
+     "report every SECONDS, 100ms to 1 day (default 10)", NULL, 86400000, 100},
     {"syslog", 0, FT_OPT_FLAG, offsetof(struct run_opts, syslog), NULL,
      "summaries to syslog (ident flowtap)"},
     {"syslog-top", 0, FT_OPT_STRING, offsetof(struct run_opts, syslog_top), "N",
@@ -1175,7 +1181,8 @@ static const struct ft_opt run_opts_table[] = {
     {"metrics", 0, FT_OPT_ADDRPORT, offsetof(struct run_opts, metrics), "ADDR:PORT",
      "serve Prometheus metrics"},
     {"metrics-retention", 0, FT_OPT_DURATION, offsetof(struct run_opts, metrics_retention),
-     "DURATION", "keep a gone interface's series this long (default 5m)"},
+     "DURATION", "keep a gone interface's series this long, at least 1s (default 5m)", NULL, 0,
+     1000},
     {"containers", 0, FT_OPT_FLAG, offsetof(struct run_opts, containers), NULL,
      "follow container veths: attach TC, label flows (default: when a runtime is installed)"},
     {"no-containers", 0, FT_OPT_FLAG, offsetof(struct run_opts, no_containers), NULL,
@@ -1189,7 +1196,7 @@ static const struct ft_opt run_opts_table[] = {
     {"keep", 0, FT_OPT_FLAG, offsetof(struct run_opts, keep), NULL,
      "leave the datapath attached at exit"},
     {"flow-table-size", 0, FT_OPT_UINT, offsetof(struct run_opts, flows), "N",
-     "flow table entries when first loaded (default 65536)", NULL, 1UL << 26},
+     "flow table entries when first loaded (default 65536)", NULL, 1UL << 26, 1},
     {"no-checkpoint", 0, FT_OPT_FLAG, offsetof(struct run_opts, no_checkpoint), NULL,
      "do not keep restart checkpoints next to the datapath"},
     FT_OPT_END,
