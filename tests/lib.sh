@@ -22,6 +22,7 @@ FT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FT_BIN=$FT_ROOT/flowtap
 FT_SKIP_CODE=77
 FT_FAILURES=0
+FT_FAIL_LINES=0
 FT_NAMESPACES=()
 FT_MOUNTS=()
 FT_PIDS=()
@@ -35,6 +36,7 @@ ft_pass() { # NAME
 
 ft_fail() { # NAME WHY
 	FT_FAILURES=$((FT_FAILURES + 1))
+	FT_FAIL_LINES=$((FT_FAIL_LINES + 1))
 	echo "FAIL $FT_TEST/$1: ${2:-failed}"
 }
 
@@ -68,10 +70,18 @@ ft_require_cmd() { # CMD...
 	done
 }
 
-# Exit status for the end of a script: 1 if anything failed.
+# Exit status for the end of a script: 1 if anything failed. A failure
+# counted without a FAIL line of this shell (FT_FAILURES raised by hand,
+# e.g. for a background check) still gets one, so the status never
+# contradicts the lines.
 ft_done() {
-	[ "$FT_FAILURES" = 0 ]
-	exit $?
+	if [ "$FT_FAILURES" = 0 ]; then
+		exit 0
+	fi
+	if [ "$FT_FAIL_LINES" = 0 ]; then
+		echo "FAIL $FT_TEST/unreported: $FT_FAILURES failure(s) counted without a FAIL line"
+	fi
+	exit 1
 }
 
 # ft_on_exit CMD: run CMD (a string, eval'd) at exit, before the namespaces
@@ -88,8 +98,10 @@ ft_bg() {
 	FT_PIDS+=("$FT_LAST_PID")
 }
 
+# The EXIT trap. The script's status is what it was when the trap began
+# (ft_done's, or 130/143 on a signal): nothing cleanup does may change it.
 ft_cleanup() {
-	local i ns pid m
+	local rc=$? i ns pid m
 	trap - EXIT INT TERM
 	for ((i = ${#FT_EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
 		eval "${FT_EXIT_HOOKS[$i]}" >/dev/null 2>&1
@@ -103,7 +115,10 @@ ft_cleanup() {
 			kill -KILL "$pid" 2>/dev/null
 		done
 	done
-	[ ${#FT_PIDS[@]} -gt 0 ] && { wait "${FT_PIDS[@]}"; } 2>/dev/null
+	# wait returns the status of a killed child (143): not ours.
+	if [ ${#FT_PIDS[@]} -gt 0 ]; then
+		wait "${FT_PIDS[@]}" 2>/dev/null
+	fi
 	for ns in "${FT_NAMESPACES[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
@@ -111,6 +126,7 @@ ft_cleanup() {
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
 	rm -rf "$FT_TMP"
+	exit "$rc"
 }
 trap ft_cleanup EXIT
 trap 'exit 130' INT

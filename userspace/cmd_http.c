@@ -85,7 +85,9 @@ static int http_event(void *ctx, void *data, size_t len)
 	const struct ft_http_event *e = data;
 	size_t i;
 
-	if (len < sizeof(*e))
+	/* libbpf goes on through the batch after a positive return (only a
+	 * negative one stops it): samples past COUNT are skipped here. */
+	if (len < sizeof(*e) || (c->count && c->seen >= c->count))
 		return 0;
 	if (c->ifaces.n) {
 		for (i = 0; i < c->ifaces.n && (__u32)c->ifaces.v[i].ifindex != e->ifindex; i++)
@@ -103,8 +105,7 @@ static int http_event(void *ctx, void *data, size_t len)
 	}
 	fflush(stdout);
 	c->seen++;
-	/* Stop the consume loop once COUNT samples are out. */
-	return c->count && c->seen >= c->count ? 1 : 0;
+	return 0;
 }
 
 static int http_run(void *p, int argc, char **argv)
@@ -150,7 +151,7 @@ static const struct ft_opt http_opts[] = {
     {"interface", 'i', FT_OPT_IFACE, offsetof(struct http_cfg, ifaces), "IFACE",
      "only this interface (repeatable)"},
     {"count", 'c', FT_OPT_UINT, offsetof(struct http_cfg, count), "COUNT",
-     "exit after COUNT samples"},
+     "exit after COUNT samples", NULL, 0, 1},
     FT_OPT_END,
 };
 
