@@ -72,9 +72,30 @@ static __always_inline void ft_count(struct ft_counter *c, const struct ft_frame
  * each entry defines for its context type (FT_HTTP_EMIT). The verifier
  * checks a global function once, on its own, instead of once for every way
  * the parser can reach it (VLAN depths times IPv6 extension chains).
+ *
+ * The record is built in place in the ring (bpf_ringbuf_reserve): the
+ * header the caller staged in ft_http_scratch, then the path straight from
+ * the packet, cut where it ends (ft_http_cut). Nothing is zeroed or copied
+ * twice.
  */
-static __always_inline void ft_http_fill(struct ft_http_event *ev, const __u8 *p, const void *end,
-					 __u32 n)
+static __always_inline struct ft_http_event *ft_http_reserve(void)
+{
+	struct ft_http_event *hdr, *ev;
+	__u32 zero = 0;
+
+	hdr = bpf_map_lookup_elem(&ft_http_scratch, &zero);
+	if (!hdr)
+		return NULL;
+	ev = bpf_ringbuf_reserve(&ft_http_rb, sizeof(*ev), 0);
+	if (ev)
+		__builtin_memcpy(ev, hdr, __builtin_offsetof(struct ft_http_event, path));
+	return ev;
+}
+
+/* Byte by byte, for kernels without bpf_xdp_load_bytes(); returns how many
+ * bytes it copied. */
+static __always_inline __u32 ft_http_fill(struct ft_http_event *ev, const __u8 *p, const void *end,
+					  __u32 n)
 {
 	__u32 i;
 
@@ -85,13 +106,7 @@ static __always_inline void ft_http_fill(struct ft_http_event *ev, const __u8 *p
 			break;
 		ev->path[i] = p[i];
 	}
-}
-
-/* Sends the event prepared in ft_http_scratch; returns 0 or an error. */
-static __always_inline long ft_http_send(struct ft_http_event *ev)
-{
-	ft_http_finish(ev, ft_http_keep_query);
-	return bpf_ringbuf_output(&ft_http_rb, ev, sizeof(*ev), 0);
+	return i;
 }
 
 static __always_inline void ft_http_sample(const struct ft_frame *f, const struct ft_parsed *pp,
@@ -100,7 +115,12 @@ static __always_inline void ft_http_sample(const struct ft_frame *f, const struc
 	struct ft_http_event *ev;
 	__u32 zero = 0, tok = ft_http_tok_len(method);
 
-	if (!ft_http_sample_rate || ++st->http_sample_counter % ft_http_sample_rate)
+	if (!ft_http_sample_rate)
+		return;
+	st->http_sample_counter++;
+	/* The division only where the rate asks for one (rodata: the other
+	 * branch is pruned at load). */
+	if (ft_http_sample_rate > 1 && st->http_sample_counter % ft_http_sample_rate)
 		return;
 	ev = bpf_map_lookup_elem(&ft_http_scratch, &zero);
 	if (!ev)

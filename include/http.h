@@ -94,45 +94,69 @@ static __always_inline __u32 ft_http_tok_len(__u8 method)
 	return 0;
 }
 
-/*
- * ev->path holds the first bytes of the request target, zero-filled past
- * what the packet held. Cuts the path at its end and, unless keep_query, at
- * its '?', zeroing everything after the cut so no query string leaves the
- * kernel, and sets path_len and flags.
- *
- * One loop whose only carried state is whether the cut happened: a loop
- * with more live state, or several loops in a row, makes the verifier walk
- * every combination of exit points.
- */
-static __always_inline void ft_http_finish(struct ft_http_event *ev, int keep_query)
+/* Bytes of a little- or big-endian word that come before byte r (r < 8). */
+static __always_inline __u64 ft_http_head_mask(__u32 r)
 {
-	__u32 i, len = FT_HTTP_PATH_MAX;
-	__u8 flags = FT_HTTP_F_TRUNCATED, cut = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (1ULL << (8 * r)) - 1;
+#else
+	return r ? ~0ULL << (8 * (8 - r)) : 0;
+#endif
+}
+
+/*
+ * ev->path holds n bytes of the request target; what follows them may be
+ * anything (a ring buffer record is not zeroed). Cuts the path at its end
+ * and, unless keep_query, at its '?', and zeroes everything from the cut on,
+ * so no query string and no stale byte leaves the kernel; sets path_len and
+ * flags.
+ *
+ * The scan stops at the cut, so it costs what the path is long, not
+ * FT_HTTP_PATH_MAX steps; the tail is zeroed a word at a time.
+ */
+static __always_inline void ft_http_cut(struct ft_http_event *ev, __u32 n, int keep_query)
+{
+	__u8 flags = FT_HTTP_F_TRUNCATED;
+	__u32 i, k;
+	__u64 w;
 
 	for (i = 0; i < FT_HTTP_PATH_MAX; i++) {
-		__u8 c = ev->path[i];
+		__u8 c;
 
-		if (!cut) {
-			if (c == ' ') {
-				flags = 0;
-				cut = 1;
-			} else if (c == '\r' || c == '\n') {
-				flags = FT_HTTP_F_NO_VERSION;
-				cut = 1;
-			} else if (c == '?' && !keep_query) {
-				flags = FT_HTTP_F_REDACTED;
-				cut = 1;
-			} else if (c == 0) {
-				cut = 1; /* the segment ended inside the target */
-			}
-			if (cut)
-				len = i;
+		if (i >= n)
+			break;
+		c = ev->path[i];
+		if (c == ' ') {
+			flags = 0;
+			break;
 		}
-		if (cut)
-			ev->path[i] = 0;
+		if (c == '\r' || c == '\n') {
+			flags = FT_HTTP_F_NO_VERSION;
+			break;
+		}
+		if (c == '?' && !keep_query) {
+			flags = FT_HTTP_F_REDACTED;
+			break;
+		}
+		if (c == 0)
+			break; /* the segment ended inside the target */
 	}
-	ev->path_len = len;
+	FT_UNROLL
+	for (k = 0; k < FT_HTTP_PATH_MAX / 8; k++) {
+		if (8 * k + 8 <= i)
+			continue;
+		__builtin_memcpy(&w, ev->path + 8 * k, 8);
+		w = 8 * k >= i ? 0 : w & ft_http_head_mask(i - 8 * k);
+		__builtin_memcpy(ev->path + 8 * k, &w, 8);
+	}
+	ev->path_len = i;
 	ev->flags = flags;
+}
+
+/* The same for a path zero-filled past what the packet held. */
+static __always_inline void ft_http_finish(struct ft_http_event *ev, int keep_query)
+{
+	ft_http_cut(ev, FT_HTTP_PATH_MAX, keep_query);
 }
 
 #endif /* FT_HTTP_H */

@@ -46,18 +46,17 @@ __noinline int ft_parse_tc(struct __sk_buff *skb, struct ft_parsed *p)
  */
 __noinline int ft_http_emit_tc(struct __sk_buff *skb, __u32 off, __u32 n)
 {
-	struct ft_http_event *ev;
-	__u32 zero = 0;
+	struct ft_http_event *ev = ft_http_reserve();
 
-	ev = bpf_map_lookup_elem(&ft_http_scratch, &zero);
 	if (!ev)
 		return -1;
-	__builtin_memset(ev->path, 0, sizeof(ev->path));
 	if (n > FT_HTTP_PATH_MAX)
 		n = FT_HTTP_PATH_MAX;
-	if (n)
-		bpf_skb_load_bytes(skb, off, ev->path, ((n - 1) & (FT_HTTP_PATH_MAX - 1)) + 1);
-	return ft_http_send(ev);
+	if (n && bpf_skb_load_bytes(skb, off, ev->path, ((n - 1) & (FT_HTTP_PATH_MAX - 1)) + 1))
+		n = 0;
+	ft_http_cut(ev, n, ft_http_keep_query);
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
 }
 
 /* The payload start is not linear (locally sent TCP keeps it in page

@@ -45,34 +45,37 @@ __noinline int ft_parse_xdp(struct xdp_md *ctx, struct ft_parsed *p)
 	return 0;
 }
 
-/* Global, so verified once; see ft_http_fill(). */
+/* Global, so verified once; see ft_http_reserve(). */
 __noinline int ft_http_emit_xdp(struct xdp_md *ctx, __u32 off, __u32 n)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	__u32 frame = data_end - data;
 	struct ft_http_event *ev;
-	__u32 zero = 0;
 
-	ev = bpf_map_lookup_elem(&ft_http_scratch, &zero);
+	if (n > FT_HTTP_PATH_MAX)
+		n = FT_HTTP_PATH_MAX;
+	if (off >= frame)
+		n = 0;
+	else if (n > frame - off)
+		n = frame - off;
+	ev = ft_http_reserve();
 	if (!ev)
 		return -1;
-	__builtin_memset(ev->path, 0, sizeof(ev->path));
-	/* One helper call instead of a 128-step byte loop where the kernel
-	 * has it (5.18+); the relocation makes the other branch dead code
-	 * the verifier never visits. */
+	/* One helper call instead of a byte loop where the kernel has it
+	 * (5.18+); the relocation makes the other branch dead code the
+	 * verifier never visits. */
 	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_xdp_load_bytes)) {
-		if (n > FT_HTTP_PATH_MAX)
-			n = FT_HTTP_PATH_MAX;
-		if (n && (void *)((const __u8 *)data + off + n) <= data_end)
-			bpf_xdp_load_bytes(ctx, off, ev->path,
-					   ((n - 1) & (FT_HTTP_PATH_MAX - 1)) + 1);
-		else
-			ft_http_fill(ev, (const __u8 *)data + (off & 0x3fff), data_end, n);
-		return ft_http_send(ev);
+		if (n &&
+		    bpf_xdp_load_bytes(ctx, off, ev->path, ((n - 1) & (FT_HTTP_PATH_MAX - 1)) + 1))
+			n = 0;
+	} else {
+		off &= 0x3fff; /* headers never reach this far; bounds the pointer */
+		n = ft_http_fill(ev, (const __u8 *)data + off, data_end, n);
 	}
-	off &= 0x3fff; /* headers never reach this far; bounds the pointer */
-	ft_http_fill(ev, (const __u8 *)data + off, data_end, n);
-	return ft_http_send(ev);
+	ft_http_cut(ev, n, ft_http_keep_query);
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
 }
 
 SEC("xdp")

@@ -2525,6 +2525,56 @@ out:
 	test_end();
 }
 
+/* One request of the connection the HTTP cases use, with this payload. */
+static void build_request(struct pkt *p, const char *payload)
+{
+	pkt_init(p);
+	tcp4(p, PSH | ACK, payload);
+	pkt_finish(p);
+}
+
+/*
+ * Samples are built in place in the ring, which is not zeroed: after the
+ * ring has wrapped over records with long paths, a short path still has
+ * only zeros past its end (no stale byte, no query string).
+ */
+static void test_http_stale_ring(const struct hook *h)
+{
+	static const char zeros[FT_HTTP_PATH_MAX];
+	char longreq[FT_HTTP_PATH_MAX + 64];
+	const struct ft_http_event *ev;
+	struct pkt p;
+	int i;
+
+	if (!test_start("%s/http_stale_ring", h->name))
+		return;
+	hook_reset(h);
+	memset(longreq, 'a', sizeof(longreq));
+	memcpy(longreq, "GET /", 5);
+	snprintf(longreq + sizeof(longreq) - 16, 16, " HTTP/1.1\r\n\r\n");
+	build_request(&p, longreq);
+	for (i = 0; i < 1500; i++) { /* more than the ring's 1365 records */
+		if (!run_n(h, &p, 1, NULL))
+			goto out;
+		if (i % 100 == 99)
+			events_drain(h);
+	}
+	events_drain(h);
+	build_request(&p, "GET /x?q=secret HTTP/1.1\r\n\r\n");
+	if (!run_n(h, &p, 1, NULL))
+		goto out;
+	events_poll(h);
+	if (!ASSERT_EQ(nevents, 1, "samples"))
+		goto out;
+	ev = &events[0];
+	(void)(ASSERT_EQ(ev->path_len, 2, "path_len") && ASSERT_MEMEQ(ev->path, "/x", 2, "path") &&
+	       ASSERT_EQ(ev->flags, FT_HTTP_F_REDACTED, "flags") &&
+	       ASSERT_MEMEQ(ev->path + 2, zeros, FT_HTTP_PATH_MAX - 2, "zero past path_len"));
+out:
+	events_drain(h);
+	test_end();
+}
+
 /* Fills ft_ifstats with entries of interfaces that do not exist, as a long
  * churn would without a collector; returns how many went in. */
 static int ifstats_fill(const struct hook *h)
@@ -2606,6 +2656,7 @@ static void run_default_tests(struct dp *dp)
 		test_flow_accumulates(&dp->hooks[i]);
 		test_capture_hook(&dp->hooks[i]);
 		test_ringbuf_full(&dp->hooks[i]);
+		test_http_stale_ring(&dp->hooks[i]);
 	}
 	test_flow_keys_distinct(dp);
 	test_gso_segs(&dp->hooks[HOOK_TC_IN]);
