@@ -213,7 +213,7 @@ static void watch_event(const struct ft_cwatch_event *ev, void *ctx)
 			break;
 		}
 		r = ft_ct_attach(ft_pin_root(), &x->k, ev->veth->ifindex);
-		attach = r < 0 ? "failed" : r ? "adopted" : "attached";
+		attach = r == -ENODEV ? "gone" : r < 0 ? "failed" : r ? "adopted" : "attached";
 		break;
 	case FT_CW_REMOVED:
 		/* Its filters went with the device; what the maps hold stays. */

@@ -1571,7 +1571,7 @@ int ft_cwatch_attribute_all(struct ft_cwatch *w)
 
 int ft_ct_attach(const char *pin_root, const struct ft_knobs *k, int ifindex)
 {
-	struct ft_attach_opts o = {.hook = FT_HOOK_TC};
+	struct ft_attach_opts o = {.hook = FT_HOOK_TC, .gone_ok = true};
 	struct ft_attachment *list;
 	size_t n, i;
 	int err = ft_status(&list, &n);

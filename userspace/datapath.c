@@ -421,6 +421,8 @@ static int ft_attach_tc(const char *root, const struct ft_knobs *k, int ifindex)
 		return -EEXIST;
 	}
 	err = bpf_tc_hook_create(&hook);
+	if (err == -ENODEV) /* gone already: a container that came and went */
+		return err;
 	if (err && err != -EEXIST) {
 		pr_err("cannot create clsact qdisc on %s: %s\n", name, strerror(-err));
 		return err;
@@ -439,8 +441,12 @@ static int ft_attach_tc(const char *root, const struct ft_knobs *k, int ifindex)
 		err = bpf_tc_attach(&hook, &opts);
 		close(fd);
 		if (err) {
-			pr_err("cannot attach TC %s to %s: %s\n", i ? "egress" : "ingress", name,
-			       strerror(-err));
+			/* ENODEV: the device went while we attached; ft_attach()
+			 * says so unless its caller follows containers, where a
+			 * veth that comes and goes is no failure. */
+			if (err != -ENODEV)
+				pr_err("cannot attach TC %s to %s: %s\n", i ? "egress" : "ingress",
+				       name, strerror(-err));
 			break;
 		}
 	}
@@ -479,6 +485,8 @@ int ft_attach(const char *root, const struct ft_knobs *k, int ifindex,
 		err = ft_attach_xdp(root, k, ifindex, o->mode);
 	else
 		err = ft_attach_tc(root, k, ifindex);
+	if (err == -ENODEV && !o->gone_ok) /* ft_attach_tc() leaves this one to us */
+		pr_err("cannot attach to ifindex %d: the device is gone\n", ifindex);
 	/* Without a slot the interface is counted in the hash: slower, same
 	 * numbers. */
 	if (!err && ft_ifslot_claim(root, ifindex))

@@ -47,6 +47,7 @@ enum ft_xdp_mode {
 struct ft_attach_opts {
 	enum ft_hook hook;
 	enum ft_xdp_mode mode;
+	bool gone_ok; /* a device that vanishes meanwhile: -ENODEV, no message */
 };
 
 /* Checks that root is on a bpffs; 0 or a negative errno with a message. */

@@ -462,6 +462,10 @@ static void ft_run_ct_added(struct run_ctx *rc, const struct ft_cveth *v)
 {
 	int r = ft_run_given(rc, v->ifindex) ? 1 : ft_ct_attach(rc->root, &rc->knobs, v->ifindex);
 
+	if (r == -ENODEV) {
+		pr_debug("run: %s was gone before it could be attached\n", v->ifname);
+		return;
+	}
 	if (r < 0) {
 		pr_warn("run: %s: not collecting on this container veth: %s\n", v->ifname,
 			strerror(-r));

@@ -162,7 +162,9 @@ for _ in $(seq 100); do
 	[ "$(jq -r 'select(.event=="removed" and (.iface | startswith("ch"))) | .iface' $FT_TMP/w2.log | wc -l)" -ge 50 ] && break
 	sleep 0.1
 done
-ft_expect churn_added "$(jq -r 'select(.event=="added" and (.iface | startswith("ch")) and .attach=="attached") | .iface' $FT_TMP/w2.log | sort -u | wc -l)" 50
+# A veth that is gone before the watcher gets to it (50 ms, on a loaded
+# machine) is reported "gone", not a failure.
+ft_expect churn_added "$(jq -r 'select(.event=="added" and (.iface | startswith("ch")) and (.attach=="attached" or .attach=="gone")) | .iface' $FT_TMP/w2.log | sort -u | wc -l)" 50
 ft_expect churn_removed "$(jq -r 'select(.event=="removed" and (.iface | startswith("ch"))) | .iface' $FT_TMP/w2.log | sort -u | wc -l)" 50
 ft_expect churn_attach_failures "$(jq -r 'select(.attach=="failed") | .iface' $FT_TMP/w2.log | wc -l)" 0
 idx_json=$(printf '%s\n' "${idxs[@]}" | jq -s .)

@@ -116,8 +116,10 @@ cat >"$T/in-tmux.sh" <<EOF
 stty -g >"$T/stty.before"
 ip netns exec "$FT_NS_A" env FLOWTAP_PIN_ROOT="$(ft_bpffs "$FT_NS_A")/flowtap" \
 	LIBXDP_BPFFS="$(ft_bpffs "$FT_NS_A")" "$FT_BIN" top -i "$FT_IF_A"
-echo "top exited \$?"
+rc=\$?
+# Saved before the line the test waits for, so it is complete when read.
 stty -g >"$T/stty.after"
+echo "top exited \$rc"
 exec sleep 600
 EOF
 "${TM[@]}" new-session -d -s top -x 160 -y 40 "sh $T/in-tmux.sh"
