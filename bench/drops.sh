@@ -6,9 +6,9 @@
 # as fast as it can over a veth to a port nobody listens on; the receiving
 # namespace frees each one (no_socket). Each round runs, back to back:
 #   none      no tracer: drops/s and CPU per drop of the bare path
-#   raw       flowtap's tracer (raw_tp), as flowtap attaches it
-#   btf       the same counting as a tp_btf program (bench/drops_btf.bpf.c)
-#   raw+stats, btf+stats   again with BPF run-time statistics on, for the
+#   flowtap   flowtap's tracer (tp_btf), attached as flowtap attaches it
+#   raw       the raw_tp program it replaced (bench/drops_raw.bpf.c)
+#   flowtap+stats, raw+stats   again with BPF run-time statistics on, for the
 #             programs' own ns per run (stats add their own clock reads, so
 #             rates come from the runs without them)
 # and the order of the three rate runs alternates between rounds.
@@ -100,12 +100,12 @@ trial() {
 ip netns exec "$SND" "$SEND" -d 198.19.0.1 -t 0.3 >/dev/null # neighbour, warm-up
 : >"$WORK/drops.jsonl"
 for ((r = 0; r < REPS; r++)); do
-	if ((r % 2)); then order="btf raw none"; else order="none raw btf"; fi
+	if ((r % 2)); then order="raw flowtap none"; else order="none flowtap raw"; fi
 	for t in $order; do
 		trial $r $t >>"$WORK/drops.jsonl"
 	done
+	trial $r flowtap -S >>"$WORK/drops.jsonl"
 	trial $r raw -S >>"$WORK/drops.jsonl"
-	trial $r btf -S >>"$WORK/drops.jsonl"
 	log "round $((r + 1))/$REPS: $(python3 -c '
 import json, sys
 for l in open(sys.argv[1]):

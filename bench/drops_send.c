@@ -4,10 +4,10 @@
  * nobody listens on, as fast as one pinned CPU can, for SECONDS; the
  * receiving namespace frees every one of them with a drop reason
  * (no_socket), which fires skb:kfree_skb once per datagram. With -T it
- * first attaches a drop tracer: "raw" is flowtap's own
- * (trace/flowtap_drops.bpf.c, loaded as flowtap loads it, but with its map
- * private rather than pinned), "btf" the tp_btf variant of
- * bench/drops_btf.bpf.c. With -S it turns on the kernel's BPF run-time
+ * first attaches a drop tracer: "flowtap" is flowtap's own
+ * (trace/flowtap_drops.bpf.c, loaded and attached as flowtap does, but with
+ * its map private rather than pinned), "raw" the raw_tp program it replaced
+ * (bench/drops_raw.bpf.c). With -S it turns on the kernel's BPF run-time
  * statistics (BPF_ENABLE_STATS, off again when this process exits) and
  * reports the tracer's run_cnt and run_time_ns over the trial.
  *
@@ -18,7 +18,7 @@
  * tracer counted in network namespace -N INO).
  *
  * Usage: drops_send -d IPV4 [-p PORT] [-t SECONDS] [-s PAYLOAD] [-b BATCH]
- *                   [-c CPU] [-T none|raw|btf] [-S] [-N NETNS_INODE]
+ *                   [-c CPU] [-T none|flowtap|raw] [-S] [-N NETNS_INODE]
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -27,7 +27,7 @@
 #include "bench.h"
 #include "flowtap.h"
 #include "flowtap_drops.skel.h"
-#include "drops_btf.skel.h"
+#include "drops_raw.skel.h"
 
 #define BATCH_MAX 1024
 
@@ -40,8 +40,8 @@ struct opts {
 };
 
 struct tracer {
-	struct flowtap_drops *raw;
-	struct drops_btf *btf;
+	struct flowtap_drops *ft;
+	struct drops_raw *raw;
 	struct bpf_link *link;
 	int prog_fd, map_fd;
 };
@@ -54,25 +54,28 @@ static int tracer_attach(const char *kind, struct tracer *t)
 	t->prog_fd = t->map_fd = -1;
 	if (!strcmp(kind, "none"))
 		return 0;
-	if (!strcmp(kind, "raw")) {
-		t->raw = flowtap_drops__open();
-		if (!t->raw || bench_unpin_maps(t->raw->obj))
+	if (!strcmp(kind, "flowtap")) {
+		t->ft = flowtap_drops__open();
+		if (!t->ft || bench_unpin_maps(t->ft->obj))
+			return -1;
+		t->ft->rodata->ft_has_reason = 1;
+		if (flowtap_drops__load(t->ft))
+			return -1;
+		prog = t->ft->progs.flowtap_drops;
+		t->link = bpf_program__attach(prog);
+		t->map_fd = bpf_map__fd(t->ft->maps.ft_drops);
+	} else if (!strcmp(kind, "raw")) {
+		t->raw = drops_raw__open();
+		if (!t->raw)
 			return -1;
 		t->raw->rodata->ft_has_reason = 1;
-		if (flowtap_drops__load(t->raw))
+		if (drops_raw__load(t->raw))
 			return -1;
-		prog = t->raw->progs.flowtap_drops;
+		prog = t->raw->progs.drops_raw;
 		t->link = bpf_program__attach_raw_tracepoint(prog, "kfree_skb");
 		t->map_fd = bpf_map__fd(t->raw->maps.ft_drops);
-	} else if (!strcmp(kind, "btf")) {
-		t->btf = drops_btf__open_and_load();
-		if (!t->btf)
-			return -1;
-		prog = t->btf->progs.drops_btf;
-		t->link = bpf_program__attach(prog);
-		t->map_fd = bpf_map__fd(t->btf->maps.ft_drops);
 	} else {
-		pr_err("unknown tracer %s (none, raw or btf)\n", kind);
+		pr_err("unknown tracer %s (none, flowtap or raw)\n", kind);
 		return -1;
 	}
 	if (libbpf_get_error(t->link)) {
@@ -87,8 +90,8 @@ static int tracer_attach(const char *kind, struct tracer *t)
 static void tracer_detach(struct tracer *t)
 {
 	bpf_link__destroy(t->link);
-	flowtap_drops__destroy(t->raw);
-	drops_btf__destroy(t->btf);
+	flowtap_drops__destroy(t->ft);
+	drops_raw__destroy(t->raw);
 }
 
 static void prog_stats(int fd, unsigned long long *cnt, unsigned long long *ns)
@@ -213,7 +216,7 @@ static int send_for(const struct opts *o, unsigned long long *sent, double *secs
 static void usage(void)
 {
 	fprintf(stderr, "usage: drops_send -d IPV4 [-p PORT] [-t SECONDS] [-s PAYLOAD] [-b BATCH]\n"
-			"                  [-c CPU] [-T none|raw|btf] [-S] [-N NETNS_INODE]\n");
+			"                  [-c CPU] [-T none|flowtap|raw] [-S] [-N NETNS_INODE]\n");
 	exit(2);
 }
 

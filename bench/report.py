@@ -655,8 +655,9 @@ def main():
 # results file it renders.
 
 DROPS_HEADING = "## Kernel drop tracer (issue 7)"
-DROPS_LABEL = {"none": "no tracer", "raw": "flowtap (raw_tp, as shipped)",
-               "btf": "same counting as tp_btf"}
+DROPS_TRACERS = ("none", "flowtap", "raw")
+DROPS_LABEL = {"none": "no tracer", "flowtap": "flowtap (tp_btf)",
+               "raw": "before: raw_tp, a probe read per field"}
 
 
 def drops_machine():
@@ -667,7 +668,7 @@ def drops_machine():
             return ""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     commit = sh(f"git -C {root} rev-parse --short HEAD") or "unknown"
-    if sh(f"git -C {root} status --porcelain -- trace bench/drops_btf.bpf.c bench/drops_send.c"):
+    if sh(f"git -C {root} status --porcelain -- trace bench/drops_raw.bpf.c bench/drops_send.c"):
         commit += "-dirty"
     import platform
     return {"date": sh("date -u +%Y-%m-%d"), "commit": commit,
@@ -683,7 +684,7 @@ def drops_summary(lines):
     for l in lines:
         rounds.setdefault(l["round"], {})[(l["tracer"], l["stats"])] = l
     out = {}
-    for tr in ("none", "raw", "btf"):
+    for tr in DROPS_TRACERS:
         col = {k: [] for k in ("pps", "cpu_ns", "cpu_over", "ratio_wall", "ratio_cpu",
                                "prog_ns", "traced_ok")}
         for r in rounds.values():
@@ -730,7 +731,9 @@ def drops_render(res):
            " they raise). Each round runs the three back to back, in alternating order;"
            " ratios are taken within a round. The program's own time comes from extra runs"
            " with BPF run-time statistics on (`run_time_ns / run_cnt`), which are left out"
-           " of the rates because the statistics add two clock reads per run.", "",
+           " of the rates because the statistics add two clock reads per run. The last row"
+           " is the raw_tp program the tracer replaced (`bench/drops_raw.bpf.c`), measured"
+           " alongside as the reference.", "",
            f"Measured {m['date']} at commit `{m['commit']}` on {m['cpu']}, {m['cores']} cores,"
            f" kernel {m['kernel']}; {s['rounds']} rounds of {res['seconds_per_trial']:g} s per"
            f" run, load average {m['loadavg']} when it ended (other work shares the machine:"
@@ -738,7 +741,7 @@ def drops_render(res):
            "| tracer | drops/s | CPU ns per drop | over no tracer | drops/s vs none"
            " | drops per CPU-second vs none | program ns per run |",
            "|---|---:|---:|---:|---:|---:|---:|"]
-    for tr in ("none", "raw", "btf"):
+    for tr in DROPS_TRACERS:
         t = s[tr]
         pct = lambda x: rng(x, "{:.0f}%", 100)
         out.append(f"| {DROPS_LABEL[tr]} | {rng(t['pps'], '{:,.0f}')} | {rng(t['cpu_ns'], '{:.0f}')}"
@@ -746,7 +749,7 @@ def drops_render(res):
                    f" | {pct(t['ratio_wall']) if tr != 'none' else ''}"
                    f" | {pct(t['ratio_cpu']) if tr != 'none' else ''}"
                    f" | {rng(t['prog_ns'], '{:.0f}') if tr != 'none' else ''} |")
-    ok = [v for tr in ("raw", "btf") if s[tr]["traced_ok"] for v in [s[tr]["traced_ok"]["min"]]]
+    ok = [v for tr in DROPS_TRACERS[1:] if s[tr]["traced_ok"] for v in [s[tr]["traced_ok"]["min"]]]
     out += ["", "Every drop was counted by the tracer in every run: "
             + ("yes." if ok and min(ok) == 1 else "**no** (see the raw results)."),
             ("Other programs on `kfree_skb` (other flowtap instances on the machine) during"

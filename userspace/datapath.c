@@ -131,7 +131,7 @@ static void ft_drops_load(const char *root)
 	btf__free(libbpf_get_error(vmlinux) ? NULL : vmlinux);
 	if (flowtap_drops__load(d))
 		goto fail;
-	link = bpf_program__attach_raw_tracepoint(d->progs.flowtap_drops, "kfree_skb");
+	link = bpf_program__attach(d->progs.flowtap_drops); /* tp_btf/kfree_skb */
 	if (libbpf_get_error(link)) {
 		link = NULL;
 		goto fail;
