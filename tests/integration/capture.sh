@@ -151,22 +151,49 @@ t_direction() {
 		awk '{printf "%s:%s ", $2, $1}')" "0:3 "
 }
 
+# td_has FILE EXPR: tcpdump's file (being written) holds a packet matching EXPR.
+td_has() { tcpdump -r "$1" -nn "$2" 2>/dev/null | grep -q .; }
+
 # The same packets as tcpdump on the same interface and expression.
+# tcpdump must be listening before the traffic starts ("listening on"
+# comes after its socket is bound and filtered), and must have read every
+# packet before it is stopped: on SIGINT it leaves in its ring what it has
+# not read yet (a ring block is handed over when full or after 1 s), which
+# on a loaded machine was everything. So a last marker datagram ends the
+# traffic, and tcpdump, writing each packet out as it reads it (-U), is
+# stopped only once the marker is in its file. (Not --immediate-mode: with
+# it, tcpdump missed a third of the 200-datagram burst here.)
 t_vs_tcpdump() {
 	local f=$FT_TMP/ft.pcap t=$FT_TMP/td.pcap e='udp or icmp6 or (tcp and port 8081)' i tp
 	cap_start vs A -i "$IFA" -w "$f" "$e" || { ft_fail vs-tcpdump "did not start"; return; }
 	ip netns exec "$A" tcpdump -Z root -i "$IFA" -w "$t" -U "$e" 2>"$FT_TMP/td.err" &
 	tp=$!
 	FT_PIDS+=("$tp")
-	for ((i = 0; i < 50; i++)); do grep -qs listening "$FT_TMP/td.err" && break; sleep 0.1; done
+	for ((i = 0; i < 150; i++)); do
+		grep -qs "listening on" "$FT_TMP/td.err" && break
+		kill -0 "$tp" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! grep -qs "listening on" "$FT_TMP/td.err"; then
+		ft_fail vs-tcpdump "tcpdump did not start: $(tr '\n' ' ' <"$FT_TMP/td.err" | head -c 200)"
+		kill -INT "$tp" "$CAP_PID" 2>/dev/null
+		wait "$tp" "$CAP_PID" 2>/dev/null
+		return
+	fi
 	udp_send A "$FT_IP4_B" 5004 200 100
 	udp_send A "$FT_IP6_B" 5005 300 100
 	ft_ns A ping -6 -c 3 -i 0.1 -q "$FT_IP6_B" >/dev/null
 	ft_ns A curl -s -m 2 "http://$FT_IP4_B:8081/" >/dev/null
-	sleep 0.5
+	udp_send A "$FT_IP4_B" 5009 10 1 # the marker: the last packet
+	for ((i = 0; i < 150; i++)); do
+		td_has "$t" "udp port 5009" && break
+		sleep 0.1
+	done
+	td_has "$t" "udp port 5009" || ft_fail vs-tcpdump/marker "tcpdump wrote no marker in 15 s"
 	kill -INT "$tp"
 	wait "$tp" 2>/dev/null
 	cap_stop "$CAP_PID"
+	grep -E "dropped by (kernel|interface)" "$FT_TMP/td.err" | grep -v "^0 " >&2
 	# Time stamps differ by the hook; the bytes must not.
 	pbytes "$f" >"$FT_TMP/ft.bytes"
 	pbytes "$t" >"$FT_TMP/td.bytes"
