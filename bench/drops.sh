@@ -78,6 +78,7 @@ ip -n "$RCV" link set "$RDEV" up
 NETNS=$(stat -L -c %i "/run/netns/$RCV")
 
 # UDP datagrams to a closed port, as the receiving namespace counts them.
+# shellcheck disable=SC2016 # awk's own $3
 noports() { ip netns exec "$RCV" awk '/^Udp:/ && ++n == 2 {print $3}' /proc/net/snmp; }
 
 # Programs attached to kfree_skb that are not this benchmark's.
@@ -92,7 +93,7 @@ trial() {
 	o=$(others)
 	a=$(noports)
 	line=$(ip netns exec "$SND" "$SEND" -d 198.19.0.1 -p 9 -t "$SECS" -c 0 -T "$tracer" \
-		$stats -N "$NETNS")
+		${stats:+"$stats"} -N "$NETNS")
 	b=$(noports)
 	echo "${line%\}},\"round\":$round,\"drops\":$((b - a)),\"other_tracers\":$o}"
 }
@@ -102,7 +103,7 @@ ip netns exec "$SND" "$SEND" -d 198.19.0.1 -t 0.3 >/dev/null # neighbour, warm-u
 for ((r = 0; r < REPS; r++)); do
 	if ((r % 2)); then order="raw flowtap none"; else order="none flowtap raw"; fi
 	for t in $order; do
-		trial $r $t >>"$WORK/drops.jsonl"
+		trial "$r" "$t" >>"$WORK/drops.jsonl"
 	done
 	trial $r flowtap -S >>"$WORK/drops.jsonl"
 	trial $r raw -S >>"$WORK/drops.jsonl"
