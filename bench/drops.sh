@@ -11,6 +11,8 @@
 #   flowtap+stats, raw+stats   again with BPF run-time statistics on, for the
 #             programs' own ns per run (stats add their own clock reads, so
 #             rates come from the runs without them)
+#   empty+stats   a tp_btf program that does nothing (bench/drops_empty.bpf.c):
+#             the dispatch any tracer pays
 # and the order of the three rate runs alternates between rounds.
 #
 #   bench/drops.sh [--reps N] [--seconds S] [--out FILE] [--no-doc] [--quick]
@@ -30,7 +32,7 @@ SND=ftdb-snd-$$
 RCV=ftdb-rcv-$$
 SDEV=ftdbs$$
 RDEV=ftdbr$$
-REPS=5
+REPS=9
 SECS=2
 OUT=$ROOT/bench/results/drops.json
 DOC=1
@@ -42,7 +44,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--no-doc) DOC=0 ;;
 	--quick) REPS=1; SECS=1; DOC=0; OUT= ;;
-	-h | --help) sed -n '4,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '4,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/drops.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -102,11 +104,14 @@ ip netns exec "$SND" "$SEND" -d 198.19.0.1 -t 0.3 >/dev/null # neighbour, warm-u
 : >"$WORK/drops.jsonl"
 for ((r = 0; r < REPS; r++)); do
 	if ((r % 2)); then order="raw flowtap none"; else order="none flowtap raw"; fi
-	for t in $order; do
-		trial "$r" "$t" >>"$WORK/drops.jsonl"
-	done
-	trial $r flowtap -S >>"$WORK/drops.jsonl"
-	trial $r raw -S >>"$WORK/drops.jsonl"
+	{
+		for t in $order; do
+			trial "$r" "$t"
+		done
+		trial "$r" flowtap -S
+		trial "$r" raw -S
+		trial "$r" empty -S
+	} >>"$WORK/drops.jsonl"
 	log "round $((r + 1))/$REPS: $(python3 -c '
 import json, sys
 for l in open(sys.argv[1]):

@@ -7,7 +7,8 @@
  * first attaches a drop tracer: "flowtap" is flowtap's own
  * (trace/flowtap_drops.bpf.c, loaded and attached as flowtap does, but with
  * its map private rather than pinned), "raw" the raw_tp program it replaced
- * (bench/drops_raw.bpf.c). With -S it turns on the kernel's BPF run-time
+ * (bench/drops_raw.bpf.c), "empty" a tp_btf program that does nothing
+ * (bench/drops_empty.bpf.c). With -S it turns on the kernel's BPF run-time
  * statistics (BPF_ENABLE_STATS, off again when this process exits) and
  * reports the tracer's run_cnt and run_time_ns over the trial.
  *
@@ -18,7 +19,7 @@
  * tracer counted in network namespace -N INO).
  *
  * Usage: drops_send -d IPV4 [-p PORT] [-t SECONDS] [-s PAYLOAD] [-b BATCH]
- *                   [-c CPU] [-T none|flowtap|raw] [-S] [-N NETNS_INODE]
+ *                   [-c CPU] [-T none|flowtap|raw|empty] [-S] [-N NETNS_INODE]
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -28,6 +29,7 @@
 #include "flowtap.h"
 #include "flowtap_drops.skel.h"
 #include "drops_raw.skel.h"
+#include "drops_empty.skel.h"
 
 #define BATCH_MAX 1024
 
@@ -42,6 +44,7 @@ struct opts {
 struct tracer {
 	struct flowtap_drops *ft;
 	struct drops_raw *raw;
+	struct drops_empty *empty;
 	struct bpf_link *link;
 	int prog_fd, map_fd;
 };
@@ -74,8 +77,14 @@ static int tracer_attach(const char *kind, struct tracer *t)
 		prog = t->raw->progs.drops_raw;
 		t->link = bpf_program__attach_raw_tracepoint(prog, "kfree_skb");
 		t->map_fd = bpf_map__fd(t->raw->maps.ft_drops);
+	} else if (!strcmp(kind, "empty")) {
+		t->empty = drops_empty__open_and_load();
+		if (!t->empty)
+			return -1;
+		prog = t->empty->progs.drops_empty;
+		t->link = bpf_program__attach(prog);
 	} else {
-		pr_err("unknown tracer %s (none, flowtap or raw)\n", kind);
+		pr_err("unknown tracer %s (none, flowtap, raw or empty)\n", kind);
 		return -1;
 	}
 	if (libbpf_get_error(t->link)) {
@@ -92,6 +101,7 @@ static void tracer_detach(struct tracer *t)
 	bpf_link__destroy(t->link);
 	flowtap_drops__destroy(t->ft);
 	drops_raw__destroy(t->raw);
+	drops_empty__destroy(t->empty);
 }
 
 static void prog_stats(int fd, unsigned long long *cnt, unsigned long long *ns)
@@ -215,8 +225,9 @@ static int send_for(const struct opts *o, unsigned long long *sent, double *secs
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: drops_send -d IPV4 [-p PORT] [-t SECONDS] [-s PAYLOAD] [-b BATCH]\n"
-			"                  [-c CPU] [-T none|flowtap|raw] [-S] [-N NETNS_INODE]\n");
+	fprintf(stderr,
+		"usage: drops_send -d IPV4 [-p PORT] [-t SECONDS] [-s PAYLOAD] [-b BATCH]\n"
+		"                  [-c CPU] [-T none|flowtap|raw|empty] [-S] [-N NETNS_INODE]\n");
 	exit(2);
 }
 
