@@ -166,9 +166,17 @@ static int nsb_load(struct nsb *b)
 		/* As `flowtap attach` does: lo, where the test runs land, gets an
 		 * array slot for its counters. */
 		__u32 lo = 1;
+		struct ft_if_key k = {.ifindex = lo, .dir = FT_DIR_INGRESS};
+		void *zero = calloc((size_t)libbpf_num_possible_cpus(), sizeof(struct ft_if_stats));
 
 		if (bpf_map_update_elem(bpf_map__fd(b->xdp->maps.ft_ifslot), &lo, &lo, BPF_ANY))
 			err = -errno;
+		/* An entry in the hash too, for st_ifstats (an interface without
+		 * a slot); flowtap's programs never look there for lo. */
+		if (!err && (!zero || bpf_map_update_elem(bpf_map__fd(b->xdp->maps.ft_ifstats), &k,
+							  zero, BPF_NOEXIST)))
+			err = zero ? -errno : -ENOMEM;
+		free(zero);
 	}
 	if (err) {
 		pr_err("cannot load the programs: %s\n", strerror(-err));

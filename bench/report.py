@@ -85,8 +85,8 @@ def summarise_ns(lines):
             ("parse (shared parser, global function call)", "st_parse", "bare_xdp"),
             ("clock (bpf_ktime_get_ns)", "st_clock", "bare_xdp"),
             ("  coarse clock instead (bpf_ktime_get_coarse_ns)", "st_clock_coarse", "bare_xdp"),
-            ("interface counters (ft_ifstats lookup + class loop)", "st_ifstats", "st_parse"),
-            ("  same counters in a per-CPU array instead", "st_ifarray", "st_parse"),
+            ("interface counters (array slot lookups + class loop)", "st_ifarray", "st_parse"),
+            ("  per-CPU hash instead (an interface without a slot)", "st_ifstats", "st_parse"),
             ("flow-table lookup alone (no update)", "st_flowlookup", "st_parse"),
             ("flow accounting: lookup, update, TCP health", "flowtap_xdp", "xdp_no_flows"),
             ("  of which TCP health", "flowtap_xdp", "xdp_no_tcp_health"),
@@ -131,7 +131,7 @@ def summarise_veth(lines):
     flows = sorted({f for f, _ in by})
     out = {"flows": flows, "table": []}
     for f in flows:
-        for p in ("none", "xdp", "tc"):
+        for p in ("none", "bare_xdp", "xdp", "bare_tc", "tc"):
             col = {k: [] for k in ("rx", "cpu", "share", "ratio", "cpu_ratio", "sent", "seen")}
             for (ff, _), progs in by.items():
                 if ff != f:
@@ -226,7 +226,7 @@ def check_results(res):
             if not g.get("rx_pps"):
                 bad.append(f"veth {l['prog']}: nothing received")
             ft = l.get("flowtap", {})
-            if not l["prog"].startswith("none"):
+            if not l["prog"].startswith(("none", "bare")):
                 if not ft.get("flowtap_ip_packets"):
                     bad.append(f"veth {l['prog']}: flowtap counted no packets")
                 # The kernel's own IPv6 (MLD) from the sending veth adds a flow or two.
@@ -471,7 +471,8 @@ def render_veth(res, img, tmp):
            "| flows | receiver | Mpps per CPU-second | ratio | received Mpps (wall) | ratio"
            " | receiver CPU share | offered Mpps | flows in table |",
            "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-    names = {"none": "no program", "xdp": "flowtap XDP (native)", "tc": "flowtap TC"}
+    names = {"none": "no program", "xdp": "flowtap XDP (native)", "tc": "flowtap TC",
+             "bare_xdp": "XDP_PASS only (native)", "bare_tc": "TC_ACT_UNSPEC only"}
     for r in veth["table"]:
         none = r["prog"] == "none"
         ratio = "" if none else fmt_range(r["ratio"], "{:.0f}%", 100)

@@ -27,9 +27,11 @@
 #include "pkt.h"
 #include "flowtap_xdp.skel.h"
 #include "flowtap_tc.skel.h"
+#include "bare.skel.h"
 
-enum rx_prog { RX_NONE, RX_XDP, RX_TC };
-static const char *const rx_prog_names[] = {"none", "xdp", "tc", NULL};
+/* bare_*: programs that only return, for what the hook itself costs. */
+enum rx_prog { RX_NONE, RX_XDP, RX_TC, RX_BARE_XDP, RX_BARE_TC };
+static const char *const rx_prog_names[] = {"none", "xdp", "tc", "bare_xdp", "bare_tc", NULL};
 enum rx_mode { RX_NATIVE, RX_SKB };
 static const char *const rx_mode_names[] = {"native", "skb", NULL};
 
@@ -45,6 +47,8 @@ struct rx_cfg {
 struct rx_state {
 	struct flowtap_xdp *xdp;
 	struct flowtap_tc *tc;
+	struct bare *bare;
+	bool tc_attached;
 	struct bpf_tc_hook hook;
 	int ifindex;
 	int xdp_flags;
@@ -67,6 +71,28 @@ static int rx_prepare(struct bpf_object *obj, struct bpf_map *flows, unsigned lo
 	return err;
 }
 
+/* As `flowtap attach` does: the interface's counters get an array slot. */
+static int rx_claim_slot(struct bpf_map *ifslot, int ifindex)
+{
+	__u32 slot = (__u32)ifindex & (FT_IFSLOTS - 1), me = (__u32)ifindex;
+
+	return bpf_map_update_elem(bpf_map__fd(ifslot), &slot, &me, BPF_ANY) ? -errno : 0;
+}
+
+static int rx_xdp_prog(struct rx_state *s, const struct rx_cfg *c, int fd)
+{
+	int err;
+
+	s->xdp_flags = c->mode == RX_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	err =
+	    bpf_xdp_attach(s->ifindex, fd, (__u32)s->xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	if (err) {
+		pr_err("cannot attach XDP: %s\n", strerror(-err));
+		s->xdp_flags = 0;
+	}
+	return err;
+}
+
 static int rx_attach_xdp(struct rx_state *s, const struct rx_cfg *c)
 {
 	int err;
@@ -77,40 +103,28 @@ static int rx_attach_xdp(struct rx_state *s, const struct rx_cfg *c)
 	err = rx_prepare(s->xdp->obj, s->xdp->maps.ft_flows, c->table);
 	if (!err)
 		err = flowtap_xdp__load(s->xdp);
+	if (!err)
+		err = rx_claim_slot(s->xdp->maps.ft_ifslot, s->ifindex);
 	if (err)
 		return err;
-	s->xdp_flags = c->mode == RX_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	err = bpf_xdp_attach(s->ifindex, bpf_program__fd(s->xdp->progs.flowtap_xdp),
-			     (__u32)s->xdp_flags | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
-	if (err) {
-		pr_err("cannot attach XDP: %s\n", strerror(-err));
-		s->xdp_flags = 0;
-	}
-	return err;
+	return rx_xdp_prog(s, c, bpf_program__fd(s->xdp->progs.flowtap_xdp));
 }
 
-static int rx_attach_tc(struct rx_state *s, const struct rx_cfg *c)
+static int rx_tc_progs(struct rx_state *s, int in_fd, int eg_fd)
 {
 	LIBBPF_OPTS(bpf_tc_opts, in, .handle = 1, .priority = 1);
 	LIBBPF_OPTS(bpf_tc_opts, eg, .handle = 1, .priority = 1);
 	int err;
 
-	s->tc = flowtap_tc__open();
-	if (!s->tc)
-		return -errno;
-	err = rx_prepare(s->tc->obj, s->tc->maps.ft_flows, c->table);
-	if (!err)
-		err = flowtap_tc__load(s->tc);
-	if (err)
-		return err;
 	s->hook = (struct bpf_tc_hook){.sz = sizeof(s->hook),
 				       .ifindex = s->ifindex,
 				       .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS};
 	err = bpf_tc_hook_create(&s->hook);
 	if (err && err != -EEXIST)
 		return err;
-	in.prog_fd = bpf_program__fd(s->tc->progs.flowtap_tc_ingress);
-	eg.prog_fd = bpf_program__fd(s->tc->progs.flowtap_tc_egress);
+	s->tc_attached = true;
+	in.prog_fd = in_fd;
+	eg.prog_fd = eg_fd;
 	s->hook.attach_point = BPF_TC_INGRESS;
 	err = bpf_tc_attach(&s->hook, &in);
 	s->hook.attach_point = BPF_TC_EGRESS;
@@ -122,14 +136,46 @@ static int rx_attach_tc(struct rx_state *s, const struct rx_cfg *c)
 	return err;
 }
 
+static int rx_attach_tc(struct rx_state *s, const struct rx_cfg *c)
+{
+	int err;
+
+	s->tc = flowtap_tc__open();
+	if (!s->tc)
+		return -errno;
+	err = rx_prepare(s->tc->obj, s->tc->maps.ft_flows, c->table);
+	if (!err)
+		err = flowtap_tc__load(s->tc);
+	if (!err)
+		err = rx_claim_slot(s->tc->maps.ft_ifslot, s->ifindex);
+	if (err)
+		return err;
+	return rx_tc_progs(s, bpf_program__fd(s->tc->progs.flowtap_tc_ingress),
+			   bpf_program__fd(s->tc->progs.flowtap_tc_egress));
+}
+
+static int rx_attach_bare(struct rx_state *s, const struct rx_cfg *c)
+{
+	int fd;
+
+	s->bare = bare__open_and_load();
+	if (!s->bare)
+		return -errno;
+	if (c->prog == RX_BARE_XDP)
+		return rx_xdp_prog(s, c, bpf_program__fd(s->bare->progs.bare_xdp));
+	fd = bpf_program__fd(s->bare->progs.bare_tc);
+	return rx_tc_progs(s, fd, fd);
+}
+
 static void rx_detach(struct rx_state *s)
 {
 	if (s->xdp_flags)
 		bpf_xdp_detach(s->ifindex, (__u32)s->xdp_flags, NULL);
-	if (s->tc)
+	if (s->tc_attached)
 		bpf_tc_hook_destroy(&s->hook);
 	flowtap_xdp__destroy(s->xdp);
 	flowtap_tc__destroy(s->tc);
+	bare__destroy(s->bare);
 }
 
 #define RX_BATCH 4096
@@ -211,14 +257,15 @@ static __u64 rx_count_flows(int fd)
 	return n;
 }
 
-static void rx_print_counts(struct bpf_map *ifstats, struct bpf_map *flows, int ifindex)
+/* Ingress counters: from the claimed slot (2 * slot + ingress). */
+static void rx_print_counts(struct bpf_map *slots, struct bpf_map *flows, int ifindex)
 {
-	struct ft_if_key k = {.ifindex = (__u32)ifindex, .dir = FT_DIR_INGRESS};
+	__u32 idx = ((__u32)ifindex & (FT_IFSLOTS - 1)) * 2 + FT_DIR_INGRESS;
 	int ncpu = libbpf_num_possible_cpus(), i;
 	struct ft_if_stats *v = calloc((size_t)ncpu, sizeof(*v));
 	__u64 pkts = 0, overflow = 0;
 
-	if (v && !bpf_map_lookup_elem(bpf_map__fd(ifstats), &k, v))
+	if (v && !bpf_map_lookup_elem(bpf_map__fd(slots), &idx, v))
 		for (i = 0; i < ncpu; i++) {
 			pkts += v[i].cls[FT_CLASS_IPV4].packets + v[i].cls[FT_CLASS_IPV6].packets;
 			overflow += v[i].flow_overflow;
@@ -257,6 +304,8 @@ static int rx_run(void *cfgp, int argc, char **argv)
 		err = rx_attach_xdp(&s, c);
 	else if (c->prog == RX_TC)
 		err = rx_attach_tc(&s, c);
+	else if (c->prog != RX_NONE)
+		err = rx_attach_bare(&s, c);
 	if (!err && c->prefill && (s.xdp || s.tc))
 		err = rx_prefill(s.xdp ? s.xdp->maps.ft_flows : s.tc->maps.ft_flows, s.ifindex,
 				 (__u32)c->prefill);
@@ -267,9 +316,9 @@ static int rx_run(void *cfgp, int argc, char **argv)
 	while (!rx_stop)
 		pause();
 	if (s.xdp)
-		rx_print_counts(s.xdp->maps.ft_ifstats, s.xdp->maps.ft_flows, s.ifindex);
+		rx_print_counts(s.xdp->maps.ft_ifstats_slots, s.xdp->maps.ft_flows, s.ifindex);
 	if (s.tc)
-		rx_print_counts(s.tc->maps.ft_ifstats, s.tc->maps.ft_flows, s.ifindex);
+		rx_print_counts(s.tc->maps.ft_ifstats_slots, s.tc->maps.ft_flows, s.ifindex);
 out:
 	rx_detach(&s);
 	return err ? 1 : 0;
@@ -277,7 +326,7 @@ out:
 
 static const struct ft_opt rx_opts[] = {
     {"dev", 'i', FT_OPT_IFACE, offsetof(struct rx_cfg, dev), "IFACE", "the receiving veth"},
-    {"prog", 'p', FT_OPT_CHOICE, offsetof(struct rx_cfg, prog), "none|xdp|tc",
+    {"prog", 'p', FT_OPT_CHOICE, offsetof(struct rx_cfg, prog), "none|xdp|tc|bare_xdp|bare_tc",
      "what to attach (default none)", rx_prog_names},
     {"mode", 'm', FT_OPT_CHOICE, offsetof(struct rx_cfg, mode), "native|skb",
      "XDP mode (default native)", rx_mode_names},

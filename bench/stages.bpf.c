@@ -13,15 +13,6 @@
 
 __u64 st_sink = 0;
 
-/* An alternative layout to measure against ft_ifstats: the same counters
- * in a per-CPU array indexed by ifindex (lookups the verifier inlines). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, struct ft_if_stats);
-} st_ifarray SEC(".maps");
-
 /* A global function like the entry's ft_parse_xdp(), so the call costs
  * the same. */
 __noinline int st_parse_xdp(struct xdp_md *ctx, struct ft_parsed *p)
@@ -79,7 +70,8 @@ static __always_inline void st_count(struct ft_if_stats *st, __u32 classes, __u3
 		}
 }
 
-/* Parser, then the per-interface counters as ft_handle() does them. */
+/* Parser, then the per-interface counters in the per-CPU hash, as for an
+ * interface without an array slot. */
 SEC("xdp")
 int st_ifstats(struct xdp_md *ctx)
 {
@@ -94,16 +86,22 @@ int st_ifstats(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* The same counting into st_ifarray instead of ft_ifstats. */
+/* Parser, then the counters as ft_handle() reaches them for an attached
+ * interface: its slot's owner, then the slot (two inlined array lookups). */
 SEC("xdp")
 int st_ifarray_count(struct xdp_md *ctx)
 {
-	__u32 slot = ctx->ingress_ifindex & 63;
+	__u32 ifindex = ctx->ingress_ifindex, slot = ifindex & (FT_IFSLOTS - 1), idx;
 	struct ft_parsed pp = {};
 	struct ft_if_stats *st;
+	__u32 *owner;
 
 	st_parse_xdp(ctx, &pp);
-	st = bpf_map_lookup_elem(&st_ifarray, &slot);
+	owner = bpf_map_lookup_elem(&ft_ifslot, &slot);
+	if (!owner || *owner != ifindex)
+		return XDP_PASS;
+	idx = slot * 2 + FT_DIR_INGRESS;
+	st = bpf_map_lookup_elem(&ft_ifstats_slots, &idx);
 	if (st)
 		st_count(st, pp.classes, ctx->data_end - ctx->data);
 	return XDP_PASS;
