@@ -365,7 +365,8 @@ def render_ns(res, img, tmp):
     out = ["## ns/packet (BPF_PROG_TEST_RUN)", "",
            "Each program runs the mix with one kernel run per packet (`repeat` 1), cycling through"
            " distinct flows so that consecutive packets belong to different flows, as on a busy"
-           " link; the flow table is filled to the count first. `duration` includes the test"
+           " link; the flow table is filled to the count first (a table of 65,536 entries,"
+           " flowtap's default, for 1 and 10k flows; 1,048,576 for 1M). `duration` includes the test"
            " loop and its clock reads, which the bare programs (`return XDP_PASS`,"
            " `return TC_ACT_UNSPEC`) measure alone; the difference is flowtap's cost."
            " With 1 flow, each shape of the mix is run as the only flow and the figure is the"
@@ -454,13 +455,19 @@ def render_veth(res, img, tmp):
         return ["## Received packets/s over a veth pair", "", "Not measured in this run.", ""]
     plot_veth(veth, img, tmp)
     out = ["## Received packets/s over a veth pair", "",
-           "`bench/gen` (BPF_PROG_TEST_RUN with live frames, CPU 0) sends the mix out of a veth"
+           "`bench/gen` (BPF_PROG_TEST_RUN with live frames, or where the kernel refuses those"
+           " a packet socket with qdisc bypass; CPU 0) sends the mix out of a veth"
            " in one namespace; its peer in another namespace receives in a threaded NAPI pinned"
-           " to CPU 1, with GRO on (which gives the veth the NAPI context XDP-redirected frames"
-           " need, with or without a program). Frames carry nobody's MAC address, so the"
+           " to CPU 1, with GRO on and TSO off on the sender (which together send every frame,"
+           " with or without a program, through that NAPI thread). flowtap is attached as"
+           " `flowtap attach` does (the interface's counters in an array slot), with a flow"
+           " table of 65,536 entries (the default) for 1 and 10k flows and 1,048,576 for 1M;"
+           " at 10k flows, programs that only return measure the hook alone. Frames carry nobody's MAC address, so the"
            " receiving stack drops them right after flowtap has seen them: the rate is the"
-           " receive path's, and flowtap's share of it is as large as it can be. The sender"
-           " offers more than the receiver can take; the excess is dropped at the veth ring."
+           " receive path's, and flowtap's share of it is as large as it can be. With live"
+           " frames the sender offers more than the receiver can take; the packet-socket"
+           " sender may not (compare the offered rate), and then only the per-CPU-second"
+           " rate says what the receiver costs."
            " Ratios are to the no-program rate of the same round (the mean of one"
            " measurement before the programs and one after).", "",
            "Two rates: received packets per second of wall-clock time, and per second of"
@@ -494,7 +501,7 @@ def part(ns, flows, prefix):
 
 
 def render_findings(res):
-    """The profile read out: what costs what, and what would win it back."""
+    """The profile read out: what costs what, and what is left to win."""
     hot = res.get("nsbench_hot", {}).get("summary")
     cold = res.get("nsbench", {}).get("summary")
     veth = res.get("veth", {}).get("summary")
@@ -502,7 +509,7 @@ def render_findings(res):
         return []
     f = 10000 if str(10000) in hot["profile"] else int(next(iter(hot["profile"])))
     g = lambda p: part(hot, f, p)
-    vals = {k: g(k) for k in ("parse", "clock", "coarse", "interface", "same counters",
+    vals = {k: g(k) for k in ("parse", "clock", "coarse", "interface", "per-CPU hash",
                               "flow-table", "flow accounting", "of which", "HTTP",
                               "everything", "flowtap XDP total")}
     if any(v is None for v in vals.values()):
@@ -511,36 +518,35 @@ def render_findings(res):
            f"At {flabel(f)} flows, hot (medians of the table above), flowtap XDP costs"
            f" {vals['flowtap XDP total']:.0f} ns/packet over bare, against an aim of"
            f" {AIM_NS_10K:.0f}:", "",
-           f"- **Parsing is cheap**: {vals['parse']:.0f} ns for the shared parser.",
-           f"- **The clock**: `bpf_ktime_get_ns()` costs {vals['clock']:.0f} ns here (TSC"
-           " clocksource under a hypervisor). `bpf_ktime_get_coarse_ns()` costs"
-           f" {vals['coarse']:.0f} ns (about what any helper call costs): first/last-seen"
-           " times need no better than its jiffy (4 ms at HZ=250); the fine clock is needed"
-           " only for TCP handshake packets and HTTP samples.",
-           f"- **Interface counters**: {vals['interface']:.0f} ns for the `ft_ifstats` lookup"
-           " (a per-CPU hash with BPF_F_NO_PREALLOC, not inlined by the verifier) and the class"
-           f" loop; the same counters in a per-CPU array cost {vals['same counters']:.0f} ns."
-           " An ifindex → slot array (assigned by userspace at attach) in front of a per-CPU"
-           " array would keep one entry per interface and direction at array cost.",
+           f"- **Parsing**: {vals['parse']:.0f} ns for the shared parser (a global function).",
+           f"- **The clock**: flows and samples read `bpf_ktime_get_coarse_ns()`,"
+           f" {vals['coarse']:.0f} ns here, against {vals['clock']:.0f} ns for"
+           " `bpf_ktime_get_ns()` (TSC under a hypervisor); the precise clock is read only"
+           " for TCP handshake packets and captures.",
+           f"- **Interface counters**: {vals['interface']:.0f} ns for the two inlined array"
+           " lookups of an attached interface's slot and the class loop; an interface"
+           f" without a slot (per-CPU hash) costs {vals['per-CPU hash']:.0f} ns.",
            f"- **Flow accounting**: {vals['flow accounting']:.0f} ns, of which the hash lookup"
            f" alone is {vals['flow-table']:.0f} ns (jhash over the 48-byte key, bucket walk,"
-           f" 48-byte compare) and TCP health {vals['of which']:.0f} ns for established flows.",
+           f" 48-byte compare) and TCP health {vals['of which']:.0f} ns for established flows"
+           " (the benchmark repeats each flow's segment, so every TCP packet also counts as"
+           " a retransmission hint).",
            f"- **HTTP sampling** at the default 1-in-1: {vals['HTTP']:.0f} ns averaged over the"
            " mix (7% requests)."]
     if cold and cold["shapes"]:
         http = [r["over_bare"]["median"] for r in cold["shapes"]
                 if r["prog"] == "flowtap_xdp" and "http" in r["shape"]]
         other = [r["over_bare"]["median"] for r in cold["shapes"]
-                 if r["prog"] == "flowtap_xdp" and "http" not in r["shape"]]
+                 if r["prog"] == "flowtap_xdp" and "http" not in r["shape"]
+                 and "tcp" in r["shape"]]
         if http and other:
             out[-1] += (f" Per request it is about {statistics.mean(http) - statistics.mean(other):.0f}"
-                        " ns more than a plain TCP segment (per-shape table): a scratch"
-                        " lookup, a 128-byte memset, a byte-by-byte copy loop, a second"
-                        " 128-iteration loop for the path cut, then `bpf_ringbuf_output`"
-                        " copying 184 bytes. Reserving the record in the ring"
-                        " (`bpf_ringbuf_reserve`) and copying the path with one"
-                        " `bpf_xdp_load_bytes`/`bpf_skb_load_bytes` call would remove two"
-                        " of the three copies; a default rate above 1 would divide the rest.")
+                        " ns more than a plain TCP segment (per-shape table): the record is"
+                        " reserved in the ring and filled in place (a 56-byte header, the path"
+                        " by one `bpf_xdp_load_bytes`/`bpf_skb_load_bytes`), the path scan"
+                        " stops where the path ends and the rest is zeroed a word at a time;"
+                        " the rest is the ring's reserve and submit, not broken down further."
+                        " A default rate above 1 would divide it.")
     if cold and cold["profile"]:
         lk = {fl: part(cold, fl, "flow-table") for fl in (10000, 1000000)}
         if all(v is not None for v in lk.values()):
@@ -548,10 +554,9 @@ def render_findings(res):
                 f"- **Cache and TLB misses in the flow table** dominate when consecutive"
                 f" packets belong to different flows: the lookup alone costs"
                 f" {lk[10000]:.0f} ns at 10k flows and {lk[1000000]:.0f} ns at 1M (one run per"
-                " packet). Each lookup touches a bucket (the bucket array follows max_entries,"
-                " 8 MiB for 1M, in 4 KiB vmalloc pages), the element and its per-CPU value"
-                " (a separate allocation): three misses, each a two-level page walk under a"
-                " hypervisor.")
+                " packet). Each lookup touches a bucket (the bucket array follows max_entries),"
+                " the element (key) and its per-CPU value (a separate allocation): three"
+                " misses, each with a two-level page walk under a hypervisor.")
     tables = res.get("nsbench_table", {}).get("summary")
     if tables and len(tables["table"]) > 1:
         t = tables["table"]
@@ -559,16 +564,16 @@ def render_findings(res):
                    + ", ".join(f" +{r['xdp']['median']:.0f} ns in a table of {r['table']:,}"[1:]
                                for r in t if r["xdp"])
                    + " (XDP): the bucket array and the preallocated elements follow"
-                   " max_entries, not the flows present, so an oversized table costs misses.")
-    saving = (vals["clock"] - vals["coarse"]) + (vals["interface"] - vals["same counters"])
+                   " max_entries, not the flows present, so an oversized table costs misses."
+                   " Size `--flow-table-size` to the flows expected.")
     out += ["",
-            f"The clock and counter changes alone would save about {saving:.0f} ns"
-            f" ({vals['flowtap XDP total']:.0f} → ~{vals['flowtap XDP total'] - saving:.0f});"
-            f" with cheaper sampling, ~{vals['flowtap XDP total'] - saving - vals['HTTP'] / 2:.0f}."
-            " What remains is parsing plus one hash-table lookup and update, which cost"
-            f" {vals['parse'] + vals['flow accounting']:.0f} ns on this machine by themselves:"
-            f" the {AIM_NS_10K:.0f} ns aim is out of reach here without a cheaper flow"
-            " table (a smaller key, or a value stored inline instead of per-CPU)."]
+            f"What is left without flows and samples (parse, clock, counters, capture check)"
+            f" is {vals['everything']:.0f} ns; one per-CPU hash lookup and update adds"
+            f" {vals['flow accounting']:.0f} hot and several times that cold. The"
+            f" {AIM_NS_10K:.0f} ns aim is out of reach with a BPF hash map per packet on this"
+            " machine: it would take a cheaper flow table (a separate IPv4 table with a"
+            " 16-byte key, or a shared table with the value stored inline and atomic adds,"
+            " one miss fewer), both of which change the map layout every reader depends on."]
     if veth:
         rows = {(r["flows"], r["prog"]): r for r in veth["table"]}
         base = rows.get((f, "none"))
@@ -586,6 +591,17 @@ def render_findings(res):
                     " between the driver's and the stack's work, flowtap's code and data"
                     " are colder than in the hot test runs, so it costs more than the hot"
                     " figure, closer to the one-run-per-packet one."]
+            bx, bt = rows.get((f, "bare_xdp")), rows.get((f, "bare_tc"))
+            if bx and bx["cpu_ratio"] and bt and bt["cpu_ratio"]:
+                out += ["", "Programs that only return show what the hooks cost by"
+                        f" themselves: XDP_PASS alone keeps {bx['cpu_ratio']['median']:.0%} of the"
+                        f" no-program rate, TC_ACT_UNSPEC alone {bt['cpu_ratio']['median']:.0%}."
+                        " With an XDP program attached a veth turns every skb into an XDP"
+                        " buffer, and an skb sent from a socket (the generator's fallback"
+                        " here) lacks the 256 bytes of headroom XDP wants, so the frame is"
+                        " copied: on this path the XDP aim is out of reach for any program."
+                        " Frames that arrive at a veth as XDP frames (redirected live frames)"
+                        " or a NIC's native XDP do not pay that copy."]
     return out + [""]
 
 
@@ -606,7 +622,7 @@ def render(res_path, doc, img):
     rel = os.path.relpath(res_path, os.path.dirname(os.path.dirname(os.path.abspath(doc))))
     out = ["# Benchmarks", "",
            "Generated by `make bench` (`bench/run`) — do not edit by hand. Raw results:"
-           f" `{rel}`. Rerun: `sudo make bench` (about 8 minutes); a part alone:"
+           f" `{rel}`. Rerun: `sudo make bench` (about 10 minutes); a part alone:"
            " `sudo bench/run --only ns|veth`; the doc from a results file:"
            " `bench/run --report FILE`.", "",
            f"Measured {m['date']} at commit `{m['commit']}` on {m['cpu']}, {m['cores']} cores,"
