@@ -175,7 +175,12 @@ static inline __u16 bench_dport(const struct bench_shape *s)
 	return s->proto == IPPROTO_TCP ? 443 : 4789;
 }
 
-/* Writes the L4 header and payload at l4; returns the L4 length. */
+/*
+ * Writes the L4 header and payload at l4; returns the L4 header length.
+ * Headers are built in local structs and copied: in a frame, the L3 and L4
+ * headers sit 2 bytes off their natural alignment (after the 14-byte
+ * Ethernet header), so they are never accessed through struct pointers.
+ */
 static inline size_t bench_build_l4(const struct bench_shape *s, __u32 n, __u8 *l4, size_t l4_len)
 {
 	size_t hl =
@@ -187,23 +192,25 @@ static inline size_t bench_build_l4(const struct bench_shape *s, __u32 n, __u8 *
 	if (s->http)
 		memcpy(l4 + hl, s->http, strlen(s->http));
 	if (s->proto == IPPROTO_TCP) {
-		struct bench_tcphdr *th = (struct bench_tcphdr *)l4;
+		struct bench_tcphdr th = {
+		    .source = htobe16(bench_flow_sport(n)),
+		    .dest = htobe16(bench_dport(s)),
+		    .seq = htobe32(0x10000000 + n),
+		    .ack_seq = htobe32(0x20000000),
+		    .doff = 5 << 4,
+		    .flags = BENCH_TH_ACK | (s->http ? BENCH_TH_PSH : 0),
+		    .window = htobe16(512),
+		};
 
-		memset(th, 0, sizeof(*th));
-		th->source = htobe16(bench_flow_sport(n));
-		th->dest = htobe16(bench_dport(s));
-		th->seq = htobe32(0x10000000 + n);
-		th->ack_seq = htobe32(0x20000000);
-		th->doff = 5 << 4;
-		th->flags = BENCH_TH_ACK | (s->http ? BENCH_TH_PSH : 0);
-		th->window = htobe16(512);
+		memcpy(l4, &th, sizeof(th));
 	} else {
-		struct bench_udphdr *uh = (struct bench_udphdr *)l4;
+		struct bench_udphdr uh = {
+		    .source = htobe16(bench_flow_sport(n)),
+		    .dest = htobe16(bench_dport(s)),
+		    .len = htobe16((__u16)l4_len),
+		};
 
-		uh->source = htobe16(bench_flow_sport(n));
-		uh->dest = htobe16(bench_dport(s));
-		uh->len = htobe16((__u16)l4_len);
-		uh->check = 0;
+		memcpy(l4, &uh, sizeof(uh));
 	}
 	return hl;
 }
@@ -224,56 +231,62 @@ static inline size_t bench_build(const struct bench_shape *s, __u32 n, __u8 *buf
 {
 	size_t len = bench_shape_len(s), l3_len = s->family == 4 ? 20 : 40;
 	size_t l4_len = len - ETH_HLEN - l3_len;
-	struct ethhdr *eth = (struct ethhdr *)buf;
+	struct ethhdr eth = {};
 	__u8 *l3 = buf + ETH_HLEN, *l4 = l3 + l3_len, src[16], dst[16];
 	__u8 pseudo[40] = {};
+	size_t check_off = s->proto == IPPROTO_TCP ? offsetof(struct bench_tcphdr, check)
+						   : offsetof(struct bench_udphdr, check);
 	__u32 sum;
-	__u16 *check;
+	__u16 check;
 
 	memset(buf, 0, len);
-	memcpy(eth->h_dest, bench_dst_mac, ETH_ALEN);
-	memcpy(eth->h_source, bench_src_mac, ETH_ALEN);
+	memcpy(eth.h_dest, bench_dst_mac, ETH_ALEN);
+	memcpy(eth.h_source, bench_src_mac, ETH_ALEN);
 	bench_fill_addrs(s, n, src, dst);
 	bench_build_l4(s, n, l4, l4_len);
 	if (s->family == 4) {
-		struct iphdr *ip = (struct iphdr *)l3;
+		struct iphdr ip = {
+		    .version = 4,
+		    .ihl = 5,
+		    .tot_len = htobe16((__u16)(len - ETH_HLEN)),
+		    .ttl = 64,
+		    .protocol = s->proto,
+		};
 
-		eth->h_proto = htobe16(ETH_P_IP);
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->tot_len = htobe16((__u16)(len - ETH_HLEN));
-		ip->ttl = 64;
-		ip->protocol = s->proto;
-		memcpy(&ip->saddr, src, 4);
-		memcpy(&ip->daddr, dst, 4);
-		ip->check = bench_csum_fold(bench_csum_add(0, ip, sizeof(*ip)));
+		eth.h_proto = htobe16(ETH_P_IP);
+		memcpy(&ip.saddr, src, 4);
+		memcpy(&ip.daddr, dst, 4);
+		ip.check = bench_csum_fold(bench_csum_add(0, &ip, sizeof(ip)));
+		memcpy(l3, &ip, sizeof(ip));
 		memcpy(pseudo, src, 4);
 		memcpy(pseudo + 4, dst, 4);
 		sum = bench_csum_add(0, pseudo, 8);
 	} else {
-		struct ipv6hdr *ip6 = (struct ipv6hdr *)l3;
+		struct ipv6hdr ip6 = {
+		    .version = 6,
+		    .payload_len = htobe16((__u16)l4_len),
+		    .nexthdr = s->proto,
+		    .hop_limit = 64,
+		};
 
-		eth->h_proto = htobe16(ETH_P_IPV6);
-		ip6->version = 6;
-		ip6->payload_len = htobe16((__u16)l4_len);
-		ip6->nexthdr = s->proto;
-		ip6->hop_limit = 64;
-		memcpy(&ip6->saddr, src, 16);
-		memcpy(&ip6->daddr, dst, 16);
+		eth.h_proto = htobe16(ETH_P_IPV6);
+		memcpy(&ip6.saddr, src, 16);
+		memcpy(&ip6.daddr, dst, 16);
+		memcpy(l3, &ip6, sizeof(ip6));
 		memcpy(pseudo, src, 16);
 		memcpy(pseudo + 16, dst, 16);
 		sum = bench_csum_add(0, pseudo, 32);
 	}
+	memcpy(buf, &eth, sizeof(eth));
 	/* IPv4 UDP keeps checksum 0 (none); everything else gets a real one. */
 	if (s->proto == IPPROTO_UDP && s->family == 4)
 		return len;
 	sum += s->proto + (__u32)l4_len;
 	sum = bench_csum_add(sum, l4, l4_len);
-	check = s->proto == IPPROTO_TCP ? &((struct bench_tcphdr *)l4)->check
-					: &((struct bench_udphdr *)l4)->check;
-	*check = bench_csum_fold(sum);
-	if (s->proto == IPPROTO_UDP && !*check)
-		*check = 0xffff;
+	check = bench_csum_fold(sum);
+	if (s->proto == IPPROTO_UDP && !check)
+		check = 0xffff;
+	memcpy(l4 + check_off, &check, sizeof(check));
 	return len;
 }
 /* Flows base .. base + count - 1 all have shape bench_mix[shape]. */
