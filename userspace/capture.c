@@ -812,19 +812,26 @@ static __u64 cap_now(clockid_t clk)
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
+/* A perf sample's data starts 4 bytes past an 8-byte boundary: the record
+ * header is copied out, never read in place (ft_cap_hdr is 8-aligned). The
+ * queue keeps records 8-aligned, so cap_drain reads them in place. */
 static void cap_queue_push(struct cap_run *r, int cpu, const void *data, __u32 size)
 {
-	const struct ft_cap_hdr *h = data;
+	struct ft_cap_hdr h;
 	struct cap_queue *q;
 	size_t need;
 
-	if (cpu < 0 || cpu >= r->nq || size < sizeof(*h) || h->copy_len > size - sizeof(*h) ||
-	    h->copy_len > CBPF_MAX_COPY) {
+	if (cpu < 0 || cpu >= r->nq || size < sizeof(h)) {
+		r->malformed++;
+		return;
+	}
+	memcpy(&h, data, sizeof(h));
+	if (h.copy_len > size - sizeof(h) || h.copy_len > CBPF_MAX_COPY) {
 		r->malformed++;
 		return;
 	}
 	q = &r->q[cpu];
-	need = (sizeof(*h) + h->copy_len + 7) & ~(size_t)7;
+	need = (sizeof(h) + h.copy_len + 7) & ~(size_t)7;
 	if (q->tail + need > q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : 1 << 20;
 		__u8 *b;
@@ -839,7 +846,7 @@ static void cap_queue_push(struct cap_run *r, int cpu, const void *data, __u32 s
 		q->buf = b;
 		q->cap = cap;
 	}
-	memcpy(q->buf + q->tail, data, sizeof(*h) + h->copy_len);
+	memcpy(q->buf + q->tail, data, sizeof(h) + h.copy_len);
 	q->tail += need;
 }
 

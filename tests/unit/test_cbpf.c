@@ -611,7 +611,7 @@ static int gen_exprs(char ***out)
 
 #define ADD(...)                                                                                   \
 	do {                                                                                       \
-		if (n < cap && asprintf(&v[n], __VA_ARGS__) > 0)                                   \
+		if (n < cap && asprintf(&v[n], __VA_ARGS__) >= 0)                                  \
 			n++;                                                                       \
 	} while (0)
 	for (i = 0; i < sizeof(fixed_exprs) / sizeof(fixed_exprs[0]); i++)
@@ -1233,17 +1233,21 @@ static struct live {
 	__u32 caplen;
 } lv = {.sock = -1, .dispatch = -1, .count = -1};
 
+/* The sample's data is 4 bytes off 8-byte alignment: copy the header out. */
 static void live_sample(void *ctx, int cpu, void *data, __u32 size)
 {
-	const struct ft_cap_hdr *h = data;
+	struct ft_cap_hdr h;
 
 	(void)ctx;
 	(void)cpu;
 	lv.nrec++;
-	if (size < sizeof(*h) || h->copy_len > PKT_MAX || size < sizeof(*h) + h->copy_len)
+	if (size < sizeof(h))
 		return;
-	lv.h = *h;
-	lv.caplen = cbpf_cap_frame(h, (const __u8 *)data + sizeof(*h), lv.frame);
+	memcpy(&h, data, sizeof(h));
+	if (h.copy_len > PKT_MAX || size < sizeof(h) + h.copy_len)
+		return;
+	lv.h = h;
+	lv.caplen = cbpf_cap_frame(&h, (const __u8 *)data + sizeof(h), lv.frame);
 }
 
 static int live_init(char *why, size_t n)
