@@ -662,6 +662,9 @@ def df_runtime_libs(runtime):
     rt_pkgs = stage_pkgs(runtime)
     libs = re.findall(r"=>\s+(/\S+)", run_out(["ldd", BIN]) or "")
     needed = re.findall(r"\(NEEDED\).*\[(.+)\]", run_out(["readelf", "-d", BIN]) or "")
+    if any(n.startswith(("libasan.", "libubsan.")) for n in needed):
+        return say("SKIP", "dockerfile_runtime_libs", "./flowtap is built with sanitizers "
+                   "(make SANITIZE=1); the image's build is not")
     closure = apt_closure(rt_pkgs) or set()
     problems, mapped = [], {}
     for lib in libs:
