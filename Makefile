@@ -20,10 +20,20 @@ FIXBUF     := $(shell pkg-config --silence-errors --cflags --libs libfixbuf)
 CFLAGS     += $(filter -I%,$(FIXBUF))
 LDLIBS     += -lxdp -lbpf -lelf -lz -lpcap -lnl-route-3 -lnl-3 -ljson-c -lmicrohttpd -lm -lpthread \
 	$(filter-out -I%,$(FIXBUF)) $(shell pkg-config --silence-errors --libs ncursesw)
+# ASan+UBSan, every report fatal. Built with clang (as the fuzzers are):
+# its UBSan writes to ASAN_OPTIONS/UBSAN_OPTIONS log_path like ASan does,
+# so tests/run collects the reports of processes whose stderr a test does
+# not keep; GCC's aborting UBSan handlers only ever write to stderr.
 ifeq ($(SANITIZE),1)
+CC         := $(CLANG)
 CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS    += -fsanitize=address,undefined
 endif
+# Objects depend on the compiler and the sanitizer switch: changing either
+# rebuilds them rather than linking a mix.
+FLAVOUR    := $(BUILD)/.flavour
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(FLAVOUR) 2>/dev/null)" = "$(CC) SANITIZE=$(SANITIZE)" ] || \
+	echo "$(CC) SANITIZE=$(SANITIZE)" >$(FLAVOUR); })
 
 # One BPF object (and skeleton) per entry file; pcap/*.bpf.c are capture programs.
 BPF_SRCS   := xdp/flowtap.bpf.c tc/flowtap.bpf.c $(wildcard trace/*.bpf.c) $(wildcard pcap/*.bpf.c) $(wildcard bench/*.bpf.c)
@@ -65,7 +75,7 @@ $(foreach s,$(BPF_SRCS),$(eval $(call bpf_rule,$(s))))
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.o: %.c | $(SKELS) $(BUILD)
+$(BUILD)/%.o: %.c $(FLAVOUR) | $(SKELS) $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
