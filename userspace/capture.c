@@ -1248,7 +1248,8 @@ static void png_opt(struct png *p, __u16 code, const void *v, size_t len)
 	if (p->n + 4 + len + 4 + 8 > sizeof(p->b))
 		return;
 	memcpy(p->b + p->n, h, 4);
-	memcpy(p->b + p->n + 4, v, len);
+	if (len) /* opt_endofopt has no value: v is NULL */
+		memcpy(p->b + p->n + 4, v, len);
 	p->n += 4 + len;
 	memcpy(p->b + p->n, zero, (4 - len % 4) % 4);
 	p->n += (4 - len % 4) % 4;
