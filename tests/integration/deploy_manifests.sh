@@ -662,7 +662,8 @@ def df_runtime_libs(runtime):
     rt_pkgs = stage_pkgs(runtime)
     libs = re.findall(r"=>\s+(/\S+)", run_out(["ldd", BIN]) or "")
     needed = re.findall(r"\(NEEDED\).*\[(.+)\]", run_out(["readelf", "-d", BIN]) or "")
-    if any(n.startswith(("libasan.", "libubsan.")) for n in needed):
+    if (any(n.startswith(("libasan.", "libubsan.")) for n in needed)
+            or "__asan_init" in (run_out(["nm", BIN]) or "")):
         return say("SKIP", "dockerfile_runtime_libs", "./flowtap is built with sanitizers "
                    "(make SANITIZE=1); the image's build is not")
     closure = apt_closure(rt_pkgs) or set()
