@@ -4,9 +4,17 @@
  * exposition text out. Formatting and escaping, content negotiation, the
  * handshake histogram's buckets, the series cap and its "other", retention
  * of gone containers, collector values.
+ *
+ * Usage: test_metrics [FILTER] | test_metrics --bench N...
+ * --bench N: scrape time of N container veths' worth of series (both
+ * directions, every class, HTTP methods, handshake histograms, container
+ * labels), as one JSON line per N.
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include "metrics.h"
@@ -632,8 +640,116 @@ out:
 	test_end();
 }
 
+/* ---- --bench ---- */
+
+static double bench_now(const clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int bench_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Busy counters on every series a container veth can have. */
+static void bench_iface(struct ft_if_totals *t, int ifindex, unsigned int dir, __u64 k)
+{
+	unsigned int c, b;
+
+	memset(t, 0, sizeof(*t));
+	t->ifindex = (__u32)ifindex;
+	t->dir = dir;
+	for (c = 0; c < FT_CLASS_MAX; c++)
+		t->s.cls[c] = (struct ft_counter){k * (c + 1), k * (c + 1) * 700};
+	t->s.malformed[FT_MAL_TCP_TRUNCATED] = (struct ft_counter){k, k * 60};
+	t->s.http[FT_HTTP_GET] = (struct ft_counter){k, k * 300};
+	t->s.tcp_handshakes = k;
+	for (b = 0; b < FT_HS_BUCKETS; b++)
+		t->s.tcp_handshake_hist[b] = k / (b + 1);
+	t->s.tcp_retransmits = k / 3;
+	t->s.tcp_resets = k / 5;
+}
+
+static int bench(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		unsigned long n = strtoul(argv[i], NULL, 0), j;
+		struct if_nameindex *links = calloc(n + 1, sizeof(*links));
+		struct ft_if_totals *t = calloc(2 * n, sizeof(*t));
+		char(*names)[IF_NAMESIZE] = calloc(n, IF_NAMESIZE);
+		double wall[21], cpu0, cpu1, total_cpu = 0;
+		struct ft_metrics_input in;
+		struct ft_metrics_labels l;
+		struct ft_metrics *m;
+		size_t len = 0, series = 0, r, rounds = sizeof(wall) / sizeof(wall[0]);
+		struct rusage ru;
+		char *out = NULL, *p;
+
+		if (!n || !links || !t || !names)
+			return 1;
+		m = new_exporter(n, 0);
+		if (!m)
+			return 1;
+		for (j = 0; j < n; j++) {
+			snprintf(names[j], IF_NAMESIZE, "veth%u", (unsigned int)(j % 1000000));
+			links[j] = (struct if_nameindex){(unsigned)(j + 10), names[j]};
+			bench_iface(&t[2 * j], (int)(j + 10), FT_DIR_INGRESS, 1000 + j);
+			bench_iface(&t[2 * j + 1], (int)(j + 10), FT_DIR_EGRESS, 2000 + j);
+			labels(&l, names[j], 4026532000u + j);
+			snprintf(l.pod, sizeof(l.pod), "web-%lu-7d9f8c6b5-x2x9q", j);
+			snprintf(l.pod_namespace, sizeof(l.pod_namespace), "prod");
+			ft_metrics_set_labels(m, (int)(j + 10), &l);
+		}
+		in = input(t, 2 * n);
+		in.links = links;
+		in.attached = (long long)n;
+		for (r = 0; r < rounds; r++) {
+			free(out);
+			out = NULL;
+			cpu0 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
+			wall[r] = bench_now(CLOCK_MONOTONIC);
+			if (ft_metrics_render(m, &in, 100 + (double)r, FT_METRICS_TEXT, &out, &len))
+				return 1;
+			wall[r] = bench_now(CLOCK_MONOTONIC) - wall[r];
+			cpu1 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
+			if (r)
+				total_cpu += cpu1 - cpu0; /* the first sets up the series */
+		}
+		for (p = out; p && *p; p = strchr(p, '\n') + 1) {
+			if (*p != '#')
+				series++;
+			if (!strchr(p, '\n'))
+				break;
+		}
+		qsort(wall + 1, rounds - 1, sizeof(wall[0]), bench_cmp);
+		getrusage(RUSAGE_SELF, &ru);
+		printf("{\"bench\":\"scrape\",\"containers\":%lu,\"series\":%zu,\"bytes\":%zu,"
+		       "\"first_ms\":%.2f,\"median_ms\":%.2f,\"min_ms\":%.2f,\"max_ms\":%.2f,"
+		       "\"cpu_ms\":%.2f,\"rss_mib\":%.1f}\n",
+		       n, series, len, wall[0] * 1e3, wall[rounds / 2] * 1e3, wall[1] * 1e3,
+		       wall[rounds - 1] * 1e3, total_cpu / (rounds - 1) * 1e3,
+		       ru.ru_maxrss / 1024.0);
+		free(out);
+		ft_metrics_free(m);
+		free(names);
+		free(t);
+		free(links);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && !strcmp(argv[1], "--bench"))
+		return bench(argc - 2, argv + 2);
 	test_set_filter(argc > 1 ? argv[1] : NULL);
 	test_escape();
 	test_negotiate();
