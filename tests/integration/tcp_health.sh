@@ -95,6 +95,7 @@ expect handshakes "$(counter $A a0 ingress tcp_handshakes)" 5
 # The delay is a python process: a loaded machine adds jitter on top, never
 # takes any away. The median must be within 10% of 20 ms, none below 20 ms.
 hs=$(flows $A '.direction=="ingress" and .sport==8080 and .handshake_us' handshake_us 'sort | .[length / 2 | floor]')
+echo "handshakes (us): $(flows $A '.direction=="ingress" and .sport==8080 and .handshake_us' handshake_us 'sort | join(" ")')"
 within handshake_median_us "${hs:-0}" 20000 22000
 hs=$(flows $A '.direction=="ingress" and .sport==8080 and .handshake_us' handshake_us 'sort | .[0]')
 within handshake_min_us "${hs:-0}" 20000 22000
