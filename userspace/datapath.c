@@ -15,11 +15,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <bpf/btf.h>
-#include <xdp/libxdp.h>
 #include <netlink/route/classifier.h>
 #include <netlink/route/link.h>
 #include <netlink/msg.h>
 #include <netlink/attr.h>
+#include "cli.h"
 #include "datapath.h"
 #include "log.h"
 #include "state.h"
@@ -232,7 +232,43 @@ out:
 	return fd >= 0 ? fd : err;
 }
 
-/* Name of a loaded program (kernel-truncated to 15 characters). */
+/*
+ * Which programs are flowtap's: those pinned under the pin root, compared
+ * by id. Opening a pin needs no CAP_SYS_ADMIN (only the pin's file mode),
+ * unlike BPF_PROG_GET_FD_BY_ID, so status, detach and run's cleanup work
+ * with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (docs/security.md).
+ */
+struct ft_own {
+	__u32 id[FT_PROG_MAX];
+};
+
+static __u32 ft_pinned_prog_id(const char *root, enum ft_prog_kind kind)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	char path[512];
+	int fd;
+
+	ft_pin_path(path, sizeof(path), root, "progs", prog_pin_names[kind]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+static void ft_own_load(struct ft_own *o)
+{
+	int k;
+
+	for (k = 0; k < FT_PROG_MAX; k++)
+		o->id[k] = ft_pinned_prog_id(ft_pin_root(), k);
+}
+
+/* Name of a loaded program (kernel-truncated to 15 characters). Needs
+ * CAP_SYS_ADMIN (BPF_PROG_GET_FD_BY_ID). */
 static int ft_prog_name(__u32 id, char *name, size_t len)
 {
 	struct bpf_prog_info info = {};
@@ -250,11 +286,37 @@ static int ft_prog_name(__u32 id, char *name, size_t len)
 	return 0;
 }
 
-static bool ft_prog_is_ours(__u32 id)
+/* A pinned program, or (with CAP_SYS_ADMIN) one named flowtap_*: that
+ * also finds the programs of a datapath whose pins were removed. */
+static bool ft_prog_is_ours(const struct ft_own *o, __u32 id)
 {
 	char name[32];
+	int k;
 
-	return id && !ft_prog_name(id, name, sizeof(name)) && !strncmp(name, "flowtap_", 8);
+	if (!id)
+		return false;
+	for (k = 0; k < FT_PROG_MAX; k++)
+		if (o->id[k] == id)
+			return true;
+	return !ft_prog_name(id, name, sizeof(name)) && !strncmp(name, "flowtap_", 8);
+}
+
+/* An fd of our program id: its pin, else by id (CAP_SYS_ADMIN). */
+static int ft_own_fd(const struct ft_own *o, __u32 id)
+{
+	char path[512];
+	int k, fd;
+
+	for (k = 0; k < FT_PROG_MAX; k++) {
+		if (o->id[k] != id)
+			continue;
+		ft_pin_path(path, sizeof(path), ft_pin_root(), "progs", prog_pin_names[k]);
+		fd = bpf_obj_get(path);
+		if (fd >= 0)
+			return fd;
+	}
+	fd = bpf_prog_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
 }
 
 enum ft_hook ft_hook_for(int ifindex)
@@ -269,70 +331,109 @@ enum ft_hook ft_hook_for(int ifindex)
 	return access(path, F_OK) ? FT_HOOK_TC : FT_HOOK_XDP;
 }
 
-/* Finds our program among what libxdp reports on ifindex. */
-static struct xdp_program *ft_xdp_find(struct xdp_multiprog *mp)
-{
-	struct xdp_program *p;
+/* The XDP programs on a link, by mode (netlink: no capability needed). */
+struct ft_xdp_ids {
+	__u32 drv, skb, hw;
+};
 
-	if (xdp_multiprog__is_legacy(mp)) {
-		p = xdp_multiprog__main_prog(mp);
-		return p && ft_prog_is_ours(xdp_program__id(p)) ? p : NULL;
+static int ft_xdp_ids(int ifindex, struct ft_xdp_ids *x)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int err = bpf_xdp_query(ifindex, 0, &q);
+
+	memset(x, 0, sizeof(*x));
+	if (err)
+		return err;
+	x->drv = q.drv_prog_id;
+	x->skb = q.skb_prog_id;
+	x->hw = q.hw_prog_id;
+	return 0;
+}
+
+/* Our XDP program on a link and its mode flag (XDP_FLAGS_*_MODE); 0 if
+ * none. flowtap attaches its pinned program itself, so it is never one of
+ * the programs behind someone else's libxdp dispatcher. */
+static __u32 ft_xdp_ours(const struct ft_own *o, const struct ft_xdp_ids *x, __u32 *flags)
+{
+	if (ft_prog_is_ours(o, x->skb)) {
+		*flags = XDP_FLAGS_SKB_MODE;
+		return x->skb;
 	}
-	for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp))
-		if (ft_prog_is_ours(xdp_program__id(p)))
-			return p;
-	return NULL;
+	if (ft_prog_is_ours(o, x->drv)) {
+		*flags = XDP_FLAGS_DRV_MODE;
+		return x->drv;
+	}
+	if (ft_prog_is_ours(o, x->hw)) {
+		*flags = XDP_FLAGS_HW_MODE;
+		return x->hw;
+	}
+	return 0;
 }
 
-static struct xdp_multiprog *ft_xdp_get(int ifindex)
-{
-	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
-
-	return libxdp_get_error(mp) ? NULL : mp;
-}
-
+/*
+ * Attaches the pinned program with libbpf (netlink), only where the
+ * interface has no XDP program yet. With --mode auto the kernel picks
+ * native where the driver has it, else generic (skb) as a fallback.
+ */
 static int ft_attach_xdp(const char *root, const struct ft_knobs *k, int ifindex,
 			 enum ft_xdp_mode mode)
 {
-	static const enum xdp_attach_mode modes[] = {
-	    [FT_XDP_AUTO] = XDP_MODE_UNSPEC,
-	    [FT_XDP_NATIVE] = XDP_MODE_NATIVE,
-	    [FT_XDP_SKB] = XDP_MODE_SKB,
+	static const __u32 mode_flags[] = {
+	    [FT_XDP_AUTO] = 0,
+	    [FT_XDP_NATIVE] = XDP_FLAGS_DRV_MODE,
+	    [FT_XDP_SKB] = XDP_FLAGS_SKB_MODE,
 	};
-	struct xdp_multiprog *mp = ft_xdp_get(ifindex);
-	struct xdp_program *prog;
 	char name[IF_NAMESIZE] = "?";
+	struct ft_xdp_ids x;
+	struct ft_own o;
+	__u32 flags;
 	int fd, err;
 
 	if_indextoname(ifindex, name);
-	if (mp) {
-		bool ours = ft_xdp_find(mp) != NULL;
-
-		xdp_multiprog__close(mp);
-		if (ours) {
-			pr_err("already attached to %s\n", name);
-			return -EEXIST;
-		}
+	ft_own_load(&o);
+	if (!ft_xdp_ids(ifindex, &x) && ft_xdp_ours(&o, &x, &flags)) {
+		pr_err("already attached to %s\n", name);
+		return -EEXIST;
 	}
 	fd = ft_datapath_prog_fd(root, k, FT_PROG_XDP);
 	if (fd < 0)
 		return fd;
-	prog = xdp_program__from_fd(fd);
-	err = libxdp_get_error(prog);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	err = xdp_program__attach(prog, ifindex, modes[mode], 0);
+	err = bpf_xdp_attach(ifindex, fd, XDP_FLAGS_UPDATE_IF_NOEXIST | mode_flags[mode], NULL);
+	if (err && mode == FT_XDP_AUTO && err != -EEXIST && err != -EBUSY && err != -EPERM &&
+	    err != -EACCES)
+		err = bpf_xdp_attach(ifindex, fd, XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE,
+				     NULL);
 	if (err == -EEXIST || err == -EBUSY)
-		pr_err("%s already has an XDP program that libxdp cannot share "
-		       "(see 'flowtap status'; try --tc)\n",
-		       name);
+		pr_err("%s already has an XDP program (see 'flowtap status'; try --tc)\n", name);
 	else if (err)
 		pr_err("cannot attach XDP to %s: %s\n", name, strerror(-err));
-	xdp_program__close(prog);
 	close(fd);
 	return err;
+}
+
+/* Detaches our XDP program: only if it is still the one attached
+ * (XDP_FLAGS_REPLACE with its fd, where the pin gives one). 1 if done. */
+static int ft_detach_xdp(const struct ft_own *o, int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
+	struct ft_xdp_ids x;
+	__u32 flags, id;
+	int fd, err;
+
+	if (ft_xdp_ids(ifindex, &x))
+		return 0;
+	id = ft_xdp_ours(o, &x, &flags);
+	if (!id)
+		return 0;
+	fd = ft_own_fd(o, id);
+	if (fd >= 0) {
+		ao.old_prog_fd = fd;
+		flags |= XDP_FLAGS_REPLACE;
+	}
+	err = bpf_xdp_detach(ifindex, flags, &ao);
+	if (fd >= 0)
+		close(fd);
+	return !err;
 }
 
 static int ft_tc_query(int ifindex, enum bpf_tc_attach_point where, __u32 *prog_id)
@@ -373,7 +474,7 @@ static int ft_tc_filters_left(int ifindex)
 	return left;
 }
 
-static int ft_detach_tc(int ifindex)
+static int ft_detach_tc(const struct ft_own *o, int ifindex)
 {
 	static const enum bpf_tc_attach_point points[] = {BPF_TC_INGRESS, BPF_TC_EGRESS};
 	int found = 0;
@@ -384,7 +485,7 @@ static int ft_detach_tc(int ifindex)
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FT_TC_HANDLE, .priority = FT_TC_PRIO);
 		__u32 id;
 
-		if (ft_tc_query(ifindex, points[i], &id) || !ft_prog_is_ours(id))
+		if (ft_tc_query(ifindex, points[i], &id) || !ft_prog_is_ours(o, id))
 			continue;
 		if (!bpf_tc_detach(&hook, &opts))
 			found++;
@@ -404,15 +505,17 @@ static int ft_attach_tc(const char *root, const struct ft_knobs *k, int ifindex)
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	char name[IF_NAMESIZE] = "?";
 	bool created = false;
+	struct ft_own o;
 	int err = 0, fd;
 	size_t i;
 	__u32 id;
 
 	if_indextoname(ifindex, name);
+	ft_own_load(&o);
 	for (i = 0; i < 2; i++) {
 		if (ft_tc_query(ifindex, points[i], &id))
 			continue;
-		if (ft_prog_is_ours(id))
+		if (ft_prog_is_ours(&o, id))
 			pr_err("already attached to %s\n", name);
 		else
 			pr_err("%s has another TC filter at handle 0x%x priority %d (program id "
@@ -451,7 +554,8 @@ static int ft_attach_tc(const char *root, const struct ft_knobs *k, int ifindex)
 		}
 	}
 	if (err) {
-		ft_detach_tc(ifindex);
+		ft_own_load(&o); /* the datapath may be new */
+		ft_detach_tc(&o, ifindex);
 		if (created && !ft_tc_filters_left(ifindex)) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 			bpf_tc_hook_destroy(&hook);
@@ -496,20 +600,12 @@ int ft_attach(const char *root, const struct ft_knobs *k, int ifindex,
 
 int ft_detach(int ifindex)
 {
-	struct xdp_multiprog *mp = ft_xdp_get(ifindex);
-	int found = 0;
+	struct ft_own o;
+	int found;
 
-	if (mp) {
-		struct xdp_program *p = ft_xdp_find(mp);
-
-		if (p && xdp_multiprog__is_legacy(mp))
-			found += !xdp_multiprog__detach(mp);
-		else if (p)
-			found +=
-			    !xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
-		xdp_multiprog__close(mp);
-	}
-	found += ft_detach_tc(ifindex);
+	ft_own_load(&o);
+	found = ft_detach_xdp(&o, ifindex);
+	found += ft_detach_tc(&o, ifindex);
 	return found ? 0 : -ENOENT;
 }
 
@@ -558,8 +654,9 @@ int ft_detach_all(const char *root)
 		ft_detach(list[i].ifindex);
 	free(list);
 	ft_rm_pins(root);
-	/* libxdp makes this lock directory even for a single program; it
-	 * goes only if empty, so other XDP users' state is kept. */
+	/* libxdp (which attached XDP before flowtap did it with libbpf) made
+	 * this lock directory even for a single program; it goes only if
+	 * empty, so other XDP users' state is kept. */
 	{
 		const char *fs = getenv("LIBXDP_BPFFS");
 		char path[512];
@@ -571,42 +668,51 @@ int ft_detach_all(const char *root)
 }
 
 /*
- * Which links have an XDP program, from one RTM_GETLINK dump. Asking
- * libxdp per link would dump every link each time: quadratic, seconds on a
- * host with a thousand veths.
+ * The XDP programs of every link, from one RTM_GETLINK dump. Asking per
+ * link (bpf_xdp_query) would dump every link each time: quadratic,
+ * seconds on a host with a thousand veths.
  */
+struct ft_xdp_link {
+	int ifindex;
+	struct ft_xdp_ids ids;
+};
+
 struct ft_xdp_links {
-	int *ifindex;
+	struct ft_xdp_link *v;
 	size_t n, cap;
 };
 
 static int ft_xdp_links_cb(struct nl_msg *msg, void *arg)
 {
-	static const int ids[] = {IFLA_XDP_PROG_ID, IFLA_XDP_SKB_PROG_ID, IFLA_XDP_DRV_PROG_ID,
-				  IFLA_XDP_HW_PROG_ID};
 	struct nlattr *tb[IFLA_MAX + 1], *xdp[IFLA_XDP_MAX + 1];
 	struct nlmsghdr *nh = nlmsg_hdr(msg);
 	struct ft_xdp_links *l = arg;
 	struct ifinfomsg *ifi = nlmsg_data(nh);
-	size_t i;
+	struct ft_xdp_ids ids = {0};
 
 	if (nlmsg_parse(nh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0 || !tb[IFLA_XDP] ||
 	    nla_parse_nested(xdp, IFLA_XDP_MAX, tb[IFLA_XDP], NULL) < 0)
 		return NL_OK;
-	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		if (!xdp[ids[i]] || !nla_get_u32(xdp[ids[i]]))
-			continue;
-		if (l->n == l->cap) {
-			int *nv = realloc(l->ifindex, (l->cap ? l->cap * 2 : 16) * sizeof(int));
+	/* The kernel reports each mode's program in its own attribute. */
+	if (xdp[IFLA_XDP_DRV_PROG_ID])
+		ids.drv = nla_get_u32(xdp[IFLA_XDP_DRV_PROG_ID]);
+	if (xdp[IFLA_XDP_SKB_PROG_ID])
+		ids.skb = nla_get_u32(xdp[IFLA_XDP_SKB_PROG_ID]);
+	if (xdp[IFLA_XDP_HW_PROG_ID])
+		ids.hw = nla_get_u32(xdp[IFLA_XDP_HW_PROG_ID]);
+	if (!ids.drv && !ids.skb && !ids.hw)
+		return NL_OK;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct ft_xdp_link *nv = realloc(l->v, cap * sizeof(*nv));
 
-			if (!nv)
-				return NL_STOP;
-			l->ifindex = nv;
-			l->cap = l->cap ? l->cap * 2 : 16;
-		}
-		l->ifindex[l->n++] = ifi->ifi_index;
-		break;
+		if (!nv)
+			return NL_STOP;
+		l->v = nv;
+		l->cap = cap;
 	}
+	l->v[l->n].ifindex = ifi->ifi_index;
+	l->v[l->n++].ids = ids;
 	return NL_OK;
 }
 
@@ -630,47 +736,50 @@ out:
 	return err;
 }
 
-static bool ft_xdp_links_has(const struct ft_xdp_links *l, int ifindex)
+/* The XDP programs of ifindex: from the dump, or asked when it failed. */
+static void ft_xdp_links_ids(const struct ft_xdp_links *l, int l_err, int ifindex,
+			     struct ft_xdp_ids *x)
 {
 	size_t i;
 
-	for (i = 0; i < l->n; i++)
-		if (l->ifindex[i] == ifindex)
-			return true;
-	return false;
+	memset(x, 0, sizeof(*x));
+	if (l_err) {
+		ft_xdp_ids(ifindex, x);
+		return;
+	}
+	for (i = 0; i < l->n; i++) {
+		if (l->v[i].ifindex == ifindex) {
+			*x = l->v[i].ids;
+			return;
+		}
+	}
 }
 
-static void ft_status_one(int ifindex, const char *ifname, bool has_xdp, struct ft_attachment *a,
-			  bool *hit)
+static void ft_status_one(const struct ft_own *o, int ifindex, const char *ifname,
+			  const struct ft_xdp_ids *x, struct ft_attachment *a, bool *hit)
 {
-	struct xdp_multiprog *mp = has_xdp ? ft_xdp_get(ifindex) : NULL;
-	__u32 in = 0, eg = 0;
+	__u32 in = 0, eg = 0, flags = 0, id;
 
 	*hit = false;
 	memset(a, 0, sizeof(*a));
 	a->ifindex = ifindex;
 	snprintf(a->ifname, sizeof(a->ifname), "%s", ifname);
-	if (mp) {
-		struct xdp_program *p = ft_xdp_find(mp);
-
-		if (p) {
-			enum xdp_attach_mode m = xdp_multiprog__attach_mode(mp);
-
-			a->hook = FT_HOOK_XDP;
-			a->mode = m == XDP_MODE_SKB ? FT_XDP_SKB : FT_XDP_NATIVE;
-			a->prog_id[0] = xdp_program__id(p);
-			*hit = true;
-		}
-		xdp_multiprog__close(mp);
-		if (*hit)
-			return;
+	id = ft_xdp_ours(o, x, &flags);
+	if (id) {
+		a->hook = FT_HOOK_XDP;
+		a->mode = flags == XDP_FLAGS_SKB_MODE ? FT_XDP_SKB : FT_XDP_NATIVE;
+		a->prog_id[0] = id;
+		*hit = true;
+		return;
 	}
 	ft_tc_query(ifindex, BPF_TC_INGRESS, &in);
 	ft_tc_query(ifindex, BPF_TC_EGRESS, &eg);
-	if (ft_prog_is_ours(in) || ft_prog_is_ours(eg)) {
+	in = ft_prog_is_ours(o, in) ? in : 0;
+	eg = ft_prog_is_ours(o, eg) ? eg : 0;
+	if (in || eg) {
 		a->hook = FT_HOOK_TC;
-		a->prog_id[0] = ft_prog_is_ours(in) ? in : 0;
-		a->prog_id[1] = ft_prog_is_ours(eg) ? eg : 0;
+		a->prog_id[0] = in;
+		a->prog_id[1] = eg;
 		*hit = true;
 	}
 }
@@ -682,19 +791,22 @@ int ft_status(struct ft_attachment **out, size_t *n)
 	struct ft_xdp_links xl;
 	int xl_err = ft_xdp_links_get(&xl);
 	size_t cnt = 0, cap = 0;
+	struct ft_own o;
 
 	*out = NULL;
 	*n = 0;
 	if (!ifs) {
-		free(xl.ifindex);
+		free(xl.v);
 		return -errno;
 	}
+	ft_own_load(&o);
 	for (i = ifs; i->if_index; i++) {
 		struct ft_attachment a;
+		struct ft_xdp_ids x;
 		bool hit;
 
-		ft_status_one(i->if_index, i->if_name, xl_err || ft_xdp_links_has(&xl, i->if_index),
-			      &a, &hit);
+		ft_xdp_links_ids(&xl, xl_err, i->if_index, &x);
+		ft_status_one(&o, i->if_index, i->if_name, &x, &a, &hit);
 		if (!hit)
 			continue;
 		if (cnt == cap) {
@@ -704,7 +816,7 @@ int ft_status(struct ft_attachment **out, size_t *n)
 			nl = realloc(list, cap * sizeof(*list));
 			if (!nl) {
 				free(list);
-				free(xl.ifindex);
+				free(xl.v);
 				if_freenameindex(ifs);
 				return -ENOMEM;
 			}
@@ -712,7 +824,7 @@ int ft_status(struct ft_attachment **out, size_t *n)
 		}
 		list[cnt++] = a;
 	}
-	free(xl.ifindex);
+	free(xl.v);
 	if_freenameindex(ifs);
 	*out = list;
 	*n = cnt;
