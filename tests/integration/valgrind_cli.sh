@@ -253,8 +253,14 @@ vg detach_all_empty 0 B detach --all
 if ft_flowtap A run --help >/dev/null 2>&1; then
 	ft_flowtap A detach --all # a fresh datapath: only this run's flows
 	vg_start A run -i "$FT_IF_A" --interval 1 --flow-log "$FT_TMP/flows.jsonl"
-	for _ in $(seq 100); do
-		ft_flowtap A status --json 2>/dev/null | jq -e 'length == 1' >/dev/null && break
+	# Loading under valgrind takes 20-30 s on a loaded 2-core machine; the
+	# traffic must come after the attach, or it is not all counted.
+	deadline=$((SECONDS + 120))
+	until ft_flowtap A status --json 2>/dev/null | jq -e 'length == 1' >/dev/null; do
+		if [ $SECONDS -ge $deadline ] || ! kill -0 "$VG_PID" 2>/dev/null; then
+			ft_fail run_attached "not attached after $((SECONDS - deadline + 120)) s"
+			break
+		fi
 		sleep 0.2
 	done
 	ft_ns A ping -c 5 -i 0.2 -W2 "$FT_IP4_B" >/dev/null
