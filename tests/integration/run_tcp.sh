@@ -3,7 +3,8 @@
 # TCP and UDP traffic: a connection closed with FIN ends "end_of_flow" after
 # tcp_fin_timeout, one answered by a RST after tcp_rst_timeout; a flow that
 # never idles closes records at the active timeout and goes on; SIGTERM
-# ends the rest "forced"; every flow ends once and its deltas add up.
+# ends the rest "forced"; every flow ends once and its deltas add up; both
+# directions of a closed connection end, spanning its lifetime, bytes each way.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../run_lib.sh"
 
@@ -50,6 +51,16 @@ act='.direction=="egress" and .proto=="udp" and .dport==7000'
 expect tcp_fin_end "$(jq -sc "[.[] | select($fin and .end_reason != null) | .end_reason]" $F)" '["end_of_flow"]'
 expect tcp_fin_flags "$(jq -sr "[.[] | select($fin)][-1].tcp_flags" $F | tr '|' '\n' | sort | tr '\n' ' ')" "ACK FIN PSH SYN "
 expect tcp_fin_exact "$(jsum $F "$fin" packets_delta)" "$(jq -s "[.[] | select($fin)][-1].packets" $F)"
+# Lifetime and bytes each way: the answering direction ends with it, each
+# ended record spans the connection (well under a second here), and its
+# byte deltas add up to its bytes.
+finr='.direction=="ingress" and .proto=="tcp" and .sport==8080 and .dport==41000'
+expect tcp_fin_reverse_end "$(jq -sc "[.[] | select($finr and .end_reason != null) | .end_reason]" $F)" '["end_of_flow"]'
+for d in fin finr; do
+	sel=${!d}
+	expect tcp_${d}_lifetime "$(jq -s "[.[] | select($sel and .end_reason != null)][0] | (.last_seen - .first_seen) as \$t | \$t >= 0 and \$t < 1" $F)" true
+	expect tcp_${d}_bytes "$(jsum $F "$sel" bytes_delta)" "$(jq -s "[.[] | select($sel)][-1].bytes | select(. > 0)" $F)"
+done
 expect tcp_rst_end "$(jq -sc "[.[] | select($rst and .end_reason != null) | [.end_reason, .packets]]" $F)" '[["end_of_flow",1]]'
 expect active_records "$(jq -sc "[.[] | select($act and .end_reason == \"active\")] | length >= 1" $F)" true
 expect active_goes_on "$(jq -sc "[.[] | select($act and .end_reason != null and .end_reason != \"active\")] | length" $F)" 0
