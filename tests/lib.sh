@@ -198,3 +198,16 @@ ft_netns_pair() {
 		ip -n "$FT_NS_A" link set "$FT_IF_A" up &&
 		ip -n "$FT_NS_B" link set "$FT_IF_B" up
 }
+
+# ft_wait_listen NETNS ADDR PORT [SECONDS]: wait until a TCP socket listens
+# on ADDR:PORT in NETNS (a namespace name, or A/B of the last pair). Asks
+# the socket table, so no connection is made that flowtap would count.
+ft_wait_listen() {
+	local ns=$1 i
+	case $ns in A) ns=$FT_NS_A ;; B) ns=$FT_NS_B ;; esac
+	for ((i = 0; i < ${4:-5} * 10; i++)); do
+		ip netns exec "$ns" ss -Hltn "sport = :$3" 2>/dev/null | grep -qF " $2:$3 " && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -214,7 +214,7 @@ t_pcapng_http() {
 	local f=$FT_TMP/http.pcapng got n
 	ft_ns B python3 -m http.server 8080 --bind "$FT_IP4_B" >/dev/null 2>&1 &
 	FT_PIDS+=($!)
-	sleep 1
+	ft_wait_listen B "$FT_IP4_B" 8080 || { ft_fail pcapng "http.server is not listening"; return; }
 	cap_start http A -i "$IFA" --pcapng -w "$f" tcp port 8080 || { ft_fail pcapng "did not start"; return; }
 	ft_ns A curl -s -m 3 "http://$FT_IP4_B:8080/flowtap/test?q=1" >/dev/null
 	sleep 0.3

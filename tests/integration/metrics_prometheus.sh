@@ -175,10 +175,7 @@ wait_value kernel_drops_no_socket \
 
 # HTTP: 3 GETs, 3 handshakes; 2 connections refused by a closed port.
 ft_bg ft_ns B python3 -m http.server 8080 --bind "$FT_IP4_B" >/dev/null 2>&1
-for _ in $(seq 50); do
-	ft_ns A bash -c "</dev/tcp/$FT_IP4_B/8080" 2>/dev/null && break
-	sleep 0.1
-done
+ft_wait_listen B "$FT_IP4_B" 8080
 hs_q="flowtap_tcp_handshake_seconds_count{job=\"flowtap\",interface=\"$FT_IF_A\"}"
 rst_q="flowtap_tcp_connection_failures_total{job=\"flowtap\",interface=\"$FT_IF_A\",direction=\"ingress\",reason=\"refused\"}"
 sleep 2 # what the probes did is scraped

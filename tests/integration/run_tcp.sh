@@ -70,7 +70,7 @@ expect syn_only_alive "$(jq -sc "[.[] | select($syn and .end_reason != null)] | 
 # in the flow log, the flows count the requests.
 ip netns exec $B python3 -m http.server 8000 --bind 198.18.0.2 >/dev/null 2>&1 &
 FT_PIDS+=($!)
-for _ in $(seq 50); do ip netns exec $B ss -ltn | grep -q 198.18.0.2:8000 && break; sleep 0.1; done
+ft_wait_listen $B 198.18.0.2 8000
 for p in /one /two?secret=1 /three; do
 	ip netns exec $A python3 -c 'import sys, urllib.request; urllib.request.urlopen("http://198.18.0.2:8000" + sys.argv[1]).read()' "$p" 2>/dev/null
 done

@@ -218,10 +218,7 @@ ft_expect flows_limit "$(jq length "$LAST_OUT")" 2
 
 # http: a sample taken from a real request while the command waits.
 ft_bg ip netns exec "$FT_NS_B" python3 -m http.server 8080 --bind "$FT_IP4_B" >/dev/null 2>&1
-for _ in $(seq 50); do
-	ft_ns A bash -c "</dev/tcp/$FT_IP4_B/8080" 2>/dev/null && break
-	sleep 0.1
-done
+ft_wait_listen B "$FT_IP4_B" 8080
 # In this shell, not a subshell: a check made in a subshell would only
 # count there.
 vg_start A http -c 1 --json
