@@ -211,18 +211,23 @@ static int cmp_if_totals(const void *a, const void *b)
 	return (int)x->dir - (int)y->dir;
 }
 
-/* An interface name only for devices of our own namespace: ifindexes of
- * other namespaces (containers) would name the wrong device here. */
-static const char *ft_drop_iface(const struct ft_drop_key *k, char *buf, size_t len)
+static __u32 ft_self_netns(void)
 {
 	static __u32 self;
 	struct stat st;
 
 	if (!self && !stat("/proc/self/ns/net", &st))
-		self = st.st_ino;
+		self = (__u32)st.st_ino;
+	return self;
+}
+
+/* An interface name only for devices of our own namespace: ifindexes of
+ * other namespaces (containers) would name the wrong device here. */
+static const char *ft_drop_iface(const struct ft_drop_key *k, char *buf, size_t len)
+{
 	if (!k->ifindex)
 		return "-";
-	if (k->netns == self)
+	if (k->netns == ft_self_netns())
 		return ft_ifname(k->ifindex, buf);
 	snprintf(buf, len, "netns:%u/if%u", k->netns, k->ifindex);
 	return buf;
@@ -248,7 +253,10 @@ static void stats_drops(const struct stats_cfg *c, json_object *arr)
 		const char *reason = ft_drop_reason_name(d[i].key.reason, rb, sizeof(rb));
 		const char *l3 = ft_ethertype_name(d[i].key.proto, pb, sizeof(pb));
 
-		if (!ft_iface_wanted(&c->ifaces, d[i].key.ifindex))
+		/* -i names devices of this namespace: another namespace's
+		 * device with the same ifindex is not the one asked for. */
+		if (c->ifaces.n && (d[i].key.netns != ft_self_netns() ||
+				    !ft_iface_wanted(&c->ifaces, d[i].key.ifindex)))
 			continue;
 		if (arr) {
 			json_object *o = json_object_new_object();

@@ -147,4 +147,6 @@ ino_b=$(stat -L -c %i /run/netns/$B)
 idx_b=$(ip -n $B -j link show b0 | jq '.[0].ifindex')
 expect netfilter_drops_not_a0 "$(drops $A '.reason=="netfilter_drop" and .iface=="a0"')" 0
 expect netfilter_drops_seen_from_a "$(drops $A ".reason==\"netfilter_drop\" and .netns==$ino_b and .ifindex==$idx_b")" 10
+# `stats -i a0` in A: a0 only, not B's device that has the same ifindex.
+expect netfilter_drops_not_in_a0_filter "$(ft $A stats --json -i a0 | jq '[.[] | select(.class == "kernel_drop" and .reason == "netfilter_drop")] | length')" 0
 expect netfilter_drops_metric "$(metric $B flowtap_kernel_drops_total 'interface="b0"' 'reason="netfilter_drop"')" 10
