@@ -1524,7 +1524,7 @@ static const struct ft_opt top_opts[] = {
     {"sort", 's', FT_OPT_CHOICE, offsetof(struct top_cfg, sort), "bps|pps|bytes|packets",
      "order, largest first (default bps)", sort_names},
     {"delay", 'd', FT_OPT_DURATION, offsetof(struct top_cfg, delay), "SECONDS",
-     "time between reads (default 1s)"},
+     "time between reads, 100ms to 1h (default 1s)", NULL, 3600000, 100},
     {"once", 0, FT_OPT_FLAG, offsetof(struct top_cfg, once), NULL,
      "print one sample (two reads DELAY apart) and exit"},
     {"json", 'j', FT_OPT_FLAG, offsetof(struct top_cfg, json), NULL,

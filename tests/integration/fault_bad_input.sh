@@ -94,6 +94,7 @@ bad attach_flow_table_negative attach bad0 --flow-table-size -5
 bad attach_sample_rate_text attach bad0 --http-sample-rate often
 bad attach_mode attach bad0 --xdp --mode turbo
 bad run_interval_zero run -i bad0 --interval 0
+bad top_delay_zero top -i bad0 -d 0 --once
 bad run_interval_negative run -i bad0 --interval -1
 bad run_interval_text run -i bad0 --interval soon
 bad run_interval_overflow run -i bad0 --interval 1e999
