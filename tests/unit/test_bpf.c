@@ -32,6 +32,7 @@
 #include "flowtap_xdp.skel.h"
 #include "flowtap_tc.skel.h"
 #include "test.h"
+#include "bpftest.h"
 #include "pkt.h"
 
 #define C(x) FT_BIT(FT_CLASS_##x)
@@ -68,10 +69,7 @@ static const char *const method_names[FT_HTTP_MAX] = {
     "none", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
 };
 
-static bool verbose;
 static int ncpus;
-static int lo_ifindex;
-static char libbpf_last_msg[256];
 
 /* ---- Fixture: namespace, loaded datapath, hooks ---- */
 
@@ -125,57 +123,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	memcpy(&events[nevents++], data, size);
 	return 0;
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	va_list copy;
-
-	va_copy(copy, ap);
-	if (level == LIBBPF_WARN)
-		vsnprintf(libbpf_last_msg, sizeof(libbpf_last_msg), fmt, copy);
-	va_end(copy);
-	if (verbose)
-		return vfprintf(stderr, fmt, ap);
-	return 0;
-}
-
-static int netns_enter(char *why, size_t n)
-{
-	struct ifreq ifr = {};
-	int fd, err = 0;
-
-	if (unshare(CLONE_NEWNET)) {
-		snprintf(why, n, "unshare(CLONE_NEWNET): %s", strerror(errno));
-		return -errno;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(why, n, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) ||
-	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
-		err = -errno;
-		snprintf(why, n, "bringing lo up: %s", strerror(errno));
-	}
-	close(fd);
-	lo_ifindex = if_nametoindex("lo");
-	return err;
-}
-
-/* Test runs happen on this CPU, so per-CPU state (1-in-N sampling) is exact. */
-static void pin_cpu(void)
-{
-	cpu_set_t set;
-	int cpu = sched_getcpu();
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 }
 
 static void unpin_maps(struct bpf_object *obj)

@@ -39,6 +39,7 @@
 #include "flowtap_xdp.skel.h"
 #include "flowtap_tc.skel.h"
 #include "test.h"
+#include "bpftest.h"
 #include "pkt.h"
 
 #define SYN PKT_TCP_SYN
@@ -520,11 +521,8 @@ static const struct tcase cases[] = {
     },
 };
 
-static bool verbose;
 static __u64 slack_us; /* the running case's time beyond its sleeps */
 static int ncpus;
-static int lo_ifindex;
-static char libbpf_last_msg[256];
 
 /* ---- Fixture: namespace, loaded objects ---- */
 
@@ -552,57 +550,6 @@ static __u8 hook_dir(__u8 hook)
 static const struct obj *hook_obj(const struct dp *dp, __u8 hook)
 {
 	return hook == H_XDP ? &dp->xdp_maps : &dp->tc_maps;
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	va_list copy;
-
-	va_copy(copy, ap);
-	if (level == LIBBPF_WARN)
-		vsnprintf(libbpf_last_msg, sizeof(libbpf_last_msg), fmt, copy);
-	va_end(copy);
-	if (verbose)
-		return vfprintf(stderr, fmt, ap);
-	return 0;
-}
-
-static int netns_enter(char *why, size_t n)
-{
-	struct ifreq ifr = {};
-	int fd, err = 0;
-
-	if (unshare(CLONE_NEWNET)) {
-		snprintf(why, n, "unshare(CLONE_NEWNET): %s", strerror(errno));
-		return -errno;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(why, n, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) ||
-	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
-		err = -errno;
-		snprintf(why, n, "bringing lo up: %s", strerror(errno));
-	}
-	close(fd);
-	lo_ifindex = if_nametoindex("lo");
-	return err;
-}
-
-/* Every segment runs on this CPU, so each flow has one per-CPU slot in use. */
-static void pin_cpu(void)
-{
-	cpu_set_t set;
-	int cpu = sched_getcpu();
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 }
 
 static int obj_set_knobs(struct bpf_object *obj, struct bpf_map *hs, const struct knobs *k)
