@@ -797,13 +797,12 @@ def drops_render(res):
     return out
 
 
-def drops_doc(res_path, doc):
-    """Writes the section into doc in place: replaces it, or appends it."""
-    with open(res_path) as f:
-        section = drops_render(json.load(f))
+def doc_section(doc, heading, section):
+    """Writes a section (lines, starting with heading) into doc in place:
+    replaces the section of that heading, or appends it."""
     text = open(doc).read().split("\n") if os.path.exists(doc) else []
-    if DROPS_HEADING in text:
-        i = text.index(DROPS_HEADING)
+    if heading in text:
+        i = text.index(heading)
         j = next((k for k in range(i + 1, len(text)) if text[k].startswith("## ")), len(text))
         text[i:j] = section
     else:
@@ -812,6 +811,11 @@ def drops_doc(res_path, doc):
         text += [""] + section
     with open(doc, "w") as f:
         f.write("\n".join(text))
+
+
+def drops_doc(res_path, doc):
+    with open(res_path) as f:
+        doc_section(doc, DROPS_HEADING, drops_render(json.load(f)))
 
 
 _render_without_drops = render
@@ -901,18 +905,7 @@ def collector_render(res):
 
 def collector_doc(res_path, doc):
     with open(res_path) as f:
-        section = collector_render(json.load(f))
-    text = open(doc).read().split("\n") if os.path.exists(doc) else []
-    if COLL_HEADING in text:
-        i = text.index(COLL_HEADING)
-        j = next((k for k in range(i + 1, len(text)) if text[k].startswith("## ")), len(text))
-        text[i:j] = section
-    else:
-        while text and text[-1] == "":
-            text.pop()
-        text += [""] + section
-    with open(doc, "w") as f:
-        f.write("\n".join(text))
+        doc_section(doc, COLL_HEADING, collector_render(json.load(f)))
 
 
 _render_without_collector = render
