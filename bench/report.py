@@ -354,6 +354,12 @@ def render_aims(res):
                            f" flows | {fmt_range(main, '{:.0f}%', 100)} per receiver CPU-second;"
                            f" {fmt_range(r['ratio'], '{:.0f}%', 100)} by wall clock | "
                            f"{verdict(main['median'] >= aim)} |")
+        for r in veth["table"]:
+            if r["flows"] == 10000 and r["prog"] in ("bare_xdp", "bare_tc") and r["cpu_ratio"]:
+                what = "XDP_PASS" if r["prog"] == "bare_xdp" else "TC_ACT_UNSPEC"
+                out.append(f"| for reference: a program that only returns {what}, same place |"
+                           f" {fmt_range(r['cpu_ratio'], '{:.0f}%', 100)} per receiver"
+                           " CPU-second | |")
     return out + [""]
 
 
