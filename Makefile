@@ -30,10 +30,9 @@ CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 LDFLAGS    += -fsanitize=address,undefined
 endif
 # Objects depend on the compiler and the sanitizer switch: changing either
-# rebuilds them rather than linking a mix.
+# rebuilds them rather than linking a mix. The stamp is rewritten only when
+# they differ, and only when objects are built.
 FLAVOUR    := $(BUILD)/.flavour
-$(shell mkdir -p $(BUILD) && { [ "$$(cat $(FLAVOUR) 2>/dev/null)" = "$(CC) SANITIZE=$(SANITIZE)" ] || \
-	echo "$(CC) SANITIZE=$(SANITIZE)" >$(FLAVOUR); })
 
 # One BPF object (and skeleton) per entry file; pcap/*.bpf.c are capture programs.
 BPF_SRCS   := xdp/flowtap.bpf.c tc/flowtap.bpf.c $(wildcard trace/*.bpf.c) $(wildcard pcap/*.bpf.c) $(wildcard bench/*.bpf.c)
@@ -95,6 +94,12 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 
 $(BUILD):
 	mkdir -p $(BUILD)
+
+$(FLAVOUR): FORCE | $(BUILD)
+	@echo "$(CC) SANITIZE=$(SANITIZE)" | cmp -s - $@ || echo "$(CC) SANITIZE=$(SANITIZE)" >$@
+
+.PHONY: FORCE
+FORCE:
 
 # The default job: attach where traffic is and print flow summaries.
 run: flowtap
