@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "log.h"
 #include "state.h"
 
 #ifndef ENOTSUPP
@@ -230,14 +231,31 @@ static int ft_read_if_slots(int owner_fd, int slots_fd, void *vals, struct ft_if
 	return 0;
 }
 
+/* Whether a pinned counter map holds this build's struct ft_if_stats. */
+static bool ft_if_stats_map_ok(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       info.value_size == sizeof(struct ft_if_stats);
+}
+
 int ft_read_if_totals_fds(int hash_fd, int owner_fd, int slots_fd, struct ft_if_totals **out,
 			  size_t *n)
 {
 	struct ft_if_totals *list;
 	size_t cnt, cap;
 	void *vals;
-	int err = ft_read_ifstats(hash_fd, &list, &cnt);
+	int err;
 
+	/* Read with another layout, every counter would be garbage. */
+	if (!ft_if_stats_map_ok(hash_fd) || (slots_fd >= 0 && !ft_if_stats_map_ok(slots_fd))) {
+		pr_warn("the pinned interface counters have another layout (an older flowtap?): "
+			"flowtap detach --all, then attach again\n");
+		return -EPROTO;
+	}
+	err = ft_read_ifstats(hash_fd, &list, &cnt);
 	if (err)
 		return err;
 	cap = cnt;
