@@ -125,7 +125,7 @@ l4sum() { # FILE METRIC
 	awk -v m="$2" -v i="interface=\"$FT_IF_A\"" 'index($1, m "{") == 1 && index($1, i) &&
 		$1 ~ /class="(tcp|udp|icmp|icmpv6|other_l4)"/ { s += $2 } END { print s + 0 }' "$1"
 }
-for _ in $(seq 20); do
+for _ in $(seq 40); do
 	scrape >"$FT_TMP/dd.txt"
 	dd_p=$(metric "$FT_TMP/dd.txt" flowtap_dedup_packets_total)
 	dd_b=$(metric "$FT_TMP/dd.txt" flowtap_dedup_bytes_total)
@@ -134,6 +134,7 @@ for _ in $(seq 20); do
 	[ "$dd_p" = "$l4_p" ] && [ "$dd_b" = "$l4_b" ] && break
 	sleep 0.25
 done
+[ "$dd_p" = "$l4_p" ] || grep -E '^flowtap_(packets|dedup)' "$FT_TMP/dd.txt" | grep -v ' 0$' >&2
 ft_expect dedup_packets "$dd_p" "$l4_p"
 ft_expect dedup_bytes "$dd_b" "$l4_b"
 at_least dedup_packets_burst "$dd_p" "$N"
