@@ -616,13 +616,22 @@ def render_findings(res):
     return out + [""]
 
 
-def render_later():
-    return ["## Capture and collector", "",
-            "Not measured yet. `bench/run` and `bench/report.py` have a place for them (a"
-            " function writing `<name>.jsonl`, a renderer here): lossless capture rate of"
-            " `flowtap capture -w` against tcpdump and the cost of a non-matching filter;"
-            " collector CPU and memory per drain cycle at 10k/100k/1M flows and metrics scrape"
-            " time at 1,000 containers' worth of series.", ""]
+def render_later(res_path):
+    """What has a benchmark of its own: named here, its section follows when
+    its results file sits beside res_path."""
+    here = os.path.dirname(os.path.abspath(res_path))
+    parts = [("drops.json", "the kernel drop tracer", "bench/drops.sh"),
+             ("collector.json", "the collector's drain and the metrics scrape at scale",
+              "bench/collector.sh"),
+             ("capture.json", "capture against tcpdump", "bench/capture.sh")]
+    missing = [f"{what} (`sudo {tool}`)" for name, what, tool in parts
+               if not os.path.exists(os.path.join(here, name))]
+    if not missing:
+        return []
+    return ["## Not in this run", "", "Benchmarks of their own, whose results were not found"
+            " beside this run's: " + "; ".join(missing) + ". `make bench` runs bench/drops.sh"
+            " and bench/collector.sh; bench/capture.sh runs on its own.",
+            ""]
 
 
 def render(res_path, doc, img):
@@ -652,7 +661,7 @@ def render(res_path, doc, img):
         out += render_ns(res, img, tmp)
         out += render_veth(res, img, tmp)
     out += render_findings(res)
-    out += render_later()
+    out += render_later(res_path)
     with open(doc, "w") as f:
         f.write("\n".join(out))
 
