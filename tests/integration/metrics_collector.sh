@@ -118,9 +118,12 @@ slow=$(($(metric "$FT_TMP/after.txt" 'flowtap_drain_duration_seconds_bucket{le="
 ft_expect drains_under_100ms "$slow" 0
 
 # One interface, so each flow packet has one observation: the
-# de-duplicated totals equal what the L4 classes counted since the attach
-# (the burst, B's ICMP port unreachables, IPv6 neighbour traffic), once the
-# drain has caught up with the live class counters.
+# de-duplicated totals hold the burst and never more than the L4 classes
+# counted since the attach (the burst, B's ICMP port unreachables, IPv6
+# neighbour traffic). Equal in a quiet run; not asserted: a packet a CPU
+# adds to a flow entry while the collector deletes it is in the classes
+# only (the window docs/collector.md describes). The exact rule is
+# tests/unit/test_collector's collector/dedup.
 l4sum() { # FILE METRIC
 	awk -v m="$2" -v i="interface=\"$FT_IF_A\"" 'index($1, m "{") == 1 && index($1, i) &&
 		$1 ~ /class="(tcp|udp|icmp|icmpv6|other_l4)"/ { s += $2 } END { print s + 0 }' "$1"
@@ -134,10 +137,15 @@ for _ in $(seq 40); do
 	[ "$dd_p" = "$l4_p" ] && [ "$dd_b" = "$l4_b" ] && break
 	sleep 0.25
 done
-[ "$dd_p" = "$l4_p" ] || grep -E '^flowtap_(packets|dedup)' "$FT_TMP/dd.txt" | grep -v ' 0$' >&2
-ft_expect dedup_packets "$dd_p" "$l4_p"
-ft_expect dedup_bytes "$dd_b" "$l4_b"
-at_least dedup_packets_burst "$dd_p" "$N"
+dd_ok() { # NAME GOT LOW HIGH
+	if [ "$2" != none ] && [ "$2" -ge "$3" ] 2>/dev/null && [ "$2" -le "$4" ]; then
+		ft_pass "$1"
+	else
+		ft_fail "$1" "got '$2', want $3..$4"
+	fi
+}
+dd_ok dedup_packets "$dd_p" "$N" "$l4_p"
+dd_ok dedup_bytes "$dd_b" "$((N * 142))" "$l4_b"
 
 # --- flows: tracked, then ended idle (UDP idle timeout 2 s) ---
 
