@@ -1,20 +1,34 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
-# bench/capture.sh: capture benchmarks.
-#  1. Lossless rate: the highest packet rate on a veth pair at which
-#     `flowtap capture -w FILE udp` writes every packet sent, and the same
-#     for `tcpdump -w FILE udp` on the same traffic, side by side.
-#  2. Cost: what a filter that matches nothing adds per packet to the
-#     datapath's XDP and TC programs (BPF_PROG_TEST_RUN, capture_cost).
+# bench/capture.sh: capture benchmarks, flowtap against tcpdump on the same
+# traffic (64-byte UDP frames over a veth pair, filter `udp`, snap length
+# 262144, each capture process on CPU 1, the sender on CPU 0).
+#  1. Lossless rate: for each tool, the highest paced rate at which the file
+#     it wrote holds every frame sent (counted by reading the file back with
+#     capinfos), found by doubling the rate until a loss and bisecting to 5%.
+#     Tools: flowtap (`capture -w`, default -B), tcpdump (`-w`, default
+#     buffer), tcpdump-B (`-B 131072`: 128 MiB).
+#  2. CPU per packet at fixed rates: the capture process's own CPU time
+#     (all its threads, /proc/PID/task/*/schedstat) per packet, and the
+#     receive path's (the sender's CPU time, in whose softirqs the veth,
+#     flowtap's programs and AF_PACKET run, plus ksoftirqd/0), next to the
+#     same traffic with no capture ("none").
+#  3. Cost of a filter that matches nothing (BPF_PROG_TEST_RUN, capture_cost).
 #
-#   bench/capture.sh [--quick] [--out FILE.jsonl] [--seconds S]
-#                    [--tools "none flowtap tcpdump"] [--no-cost]
+#   bench/capture.sh [--reps N] [--seconds S] [--tools "flowtap tcpdump tcpdump-B"]
+#                    [--cpu-rates "100000 300000"] [--out FILE] [--no-doc] [--no-cost]
+#                    [--quick]
 #
-# Needs root and a built tree (make). Traffic stays between two namespaces
-# this script creates (198.18.0.0/15, no routes); everything it creates is
-# removed on exit, on failure too. Both tools get the same buffer memory
-# (2 MiB: tcpdump's default; flowtap -B 1024 per CPU on 2 CPUs).
+# --quick: one round of 1 s trials without bisection, printed, nothing
+# written. Otherwise writes bench/results/capture.json (--out) and the
+# "Capture (issue 8)" section of docs/benchmarks.md (bench/report.py).
+# FLOWTAP_BIN=PATH measures another flowtap binary (e.g. an older build).
+# Needs root, a built tree (make), tcpdump and capinfos. Traffic stays
+# between two namespaces this script creates (198.18.0.0/15, no routes);
+# everything it creates is removed on exit, on failure too. flowtap's
+# datapath (TC) is attached to the receiving veth for every run, tcpdump's
+# and "none" included, so all see the same receive path.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,21 +38,29 @@ SND=ftcb-snd-$$
 RCV=ftcb-rcv-$$
 SDEV=ftcbs$$
 RDEV=ftcbr$$
-SECONDS_PER_TRIAL=2
+SECS=2
+REPS=3
 QUICK=0
-TOOLS="none flowtap tcpdump"
+TOOLS="flowtap tcpdump tcpdump-B"
+CPU_RATES="100000 300000"
+START_RATE=100000
+SNAP=262144
 COST=1
-OUT=
+DOC=1
+OUT=$ROOT/bench/results/capture.json
 TOOL_PID=
 
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--quick) QUICK=1 ;;
-	--out) OUT=$2; shift ;;
-	--seconds) SECONDS_PER_TRIAL=$2; shift ;;
+	--quick) QUICK=1; SECS=1; REPS=1; OUT= ;;
+	--reps) REPS=$2; shift ;;
+	--seconds) SECS=$2; shift ;;
 	--tools) TOOLS=$2; shift ;;
+	--cpu-rates) CPU_RATES=$2; shift ;;
+	--out) OUT=$2; shift ;;
+	--no-doc) DOC=0 ;;
 	--no-cost) COST=0 ;;
-	-h | --help) sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '4,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/capture.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -50,11 +72,13 @@ log() { echo "capture-bench: $*" >&2; }
 for t in "$BIN/capture_send" "$BIN/capture_cost" "$FT"; do
 	[ -x "$t" ] || { echo "bench/capture.sh: $t missing: run make first" >&2; exit 1; }
 done
-"$FT" capture --help >/dev/null 2>&1 || { echo "bench/capture.sh: $FT has no capture command" >&2; exit 1; }
+for t in tcpdump capinfos; do
+	command -v "$t" >/dev/null || { echo "bench/capture.sh: needs $t" >&2; exit 1; }
+done
 
 WORK=$(mktemp -d /tmp/flowtap-capbench.XXXXXX)
 mkdir -p "$WORK/bpf" "$WORK/cost"
-OUT=${OUT:-$WORK/capture.jsonl}
+JSONL=$WORK/capture.jsonl
 cleanup() {
 	set +e
 	[ -n "$TOOL_PID" ] && kill "$TOOL_PID" 2>/dev/null && wait "$TOOL_PID" 2>/dev/null
@@ -63,15 +87,15 @@ cleanup() {
 	ip netns del "$SND" 2>/dev/null
 	ip netns del "$RCV" 2>/dev/null
 	umount "$WORK/bpf" "$WORK/cost" 2>/dev/null
-	rm -f "$WORK"/*.pcap
+	rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The sender is pinned to CPU 0, and the receiving veth's NAPI (GRO on, so
-# that it takes XDP frames) runs in the sender's softirq there too; the
-# capture process has CPU 1. XDP live frames from capture_send: the
-# cheapest sender there is, so that the capture side is what gives out.
+ft() {
+	ip netns exec "$RCV" env FLOWTAP_PIN_ROOT="$WORK/bpf/flowtap" LIBXDP_BPFFS="$WORK/bpf" "$FT" "$@"
+}
+
 setup() {
 	ip netns add "$SND"
 	ip netns add "$RCV"
@@ -85,32 +109,38 @@ setup() {
 	ip -n "$RCV" addr add 198.19.0.1/15 dev "$RDEV"
 	ip -n "$SND" link set "$SDEV" up
 	ip -n "$RCV" link set "$RDEV" up
-	ip netns exec "$RCV" ethtool -K "$RDEV" gro on >/dev/null
 	mount -t bpf bpf "$WORK/bpf"
 	ft attach --tc "$RDEV" >/dev/null
 }
 
-ft() {
-	ip netns exec "$RCV" env FLOWTAP_PIN_ROOT="$WORK/bpf/flowtap" LIBXDP_BPFFS="$WORK/bpf" "$FT" "$@"
+rx_packets() { ip netns exec "$RCV" cat "/sys/class/net/$RDEV/statistics/rx_packets"; }
+
+# CPU time in ns of every thread of PID (0 when there is none).
+task_ns() {
+	[ -n "$1" ] || { echo 0; return; }
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'
 }
 
-rx_packets() { ip netns exec "$RCV" cat "/sys/class/net/$RDEV/statistics/rx_packets"; }
+KSOFTIRQD0=$(pgrep -x ksoftirqd/0 | head -1 || true)
 
 # start_tool TOOL: the capture in the background, listening.
 start_tool() {
 	local tool=$1 i
 	rm -f "$WORK/t.pcap" "$WORK/tool.err"
+	TOOL_PID=
 	case $tool in
 	flowtap)
 		ip netns exec "$RCV" env FLOWTAP_PIN_ROOT="$WORK/bpf/flowtap" \
-			LIBXDP_BPFFS="$WORK/bpf" taskset -c 1 "$FT" capture -i "$RDEV" -B 1024 \
+			LIBXDP_BPFFS="$WORK/bpf" taskset -c 1 "$FT" capture -i "$RDEV" -s "$SNAP" \
 			-w "$WORK/t.pcap" udp 2>"$WORK/tool.err" & ;;
 	tcpdump)
-		ip netns exec "$RCV" taskset -c 1 tcpdump -Z root -i "$RDEV" -B 2048 -w "$WORK/t.pcap" udp \
-			2>"$WORK/tool.err" & ;;
-	none)
-		TOOL_PID=
-		return 0 ;;
+		ip netns exec "$RCV" taskset -c 1 tcpdump -Z root -n -i "$RDEV" -s "$SNAP" \
+			-w "$WORK/t.pcap" udp 2>"$WORK/tool.err" & ;;
+	tcpdump-B)
+		ip netns exec "$RCV" taskset -c 1 tcpdump -Z root -n -i "$RDEV" -s "$SNAP" \
+			-B 131072 -w "$WORK/t.pcap" udp 2>"$WORK/tool.err" & ;;
+	none) return 0 ;;
+	*) echo "bench/capture.sh: unknown tool $tool" >&2; return 1 ;;
 	esac
 	TOOL_PID=$!
 	for ((i = 0; i < 100; i++)); do
@@ -121,90 +151,77 @@ start_tool() {
 	return 1
 }
 
-# trial TOOL RATE: sends RATE pps for SECONDS_PER_TRIAL; prints "sent
-# received captured" and succeeds when the tool captured every frame sent
-# that the receiving veth received; 3 when the sender could not keep the
-# rate or the veth dropped frames before the receiver saw them.
+# trial KIND TOOL RATE REP: sends RATE pps for SECS seconds with the tool
+# capturing; appends a JSON line and prints its verdict: ok (the file holds
+# every frame sent), loss, or sender (the sender fell more than 3% short
+# of the rate, or the veth dropped frames: no verdict about the tool).
 trial() {
-	local tool=$1 rate=$2 n rx0 rx1 rx cap achieved
-	n=$((rate * SECONDS_PER_TRIAL))
-	start_tool "$tool" || return 2
+	local kind=$1 tool=$2 rate=$3 rep=$4 n rx0 rx1 c0 c1 k0 k1 file=0 sent achieved scpu
+	local dropped=null verdict
+	n=$((rate * SECS))
+	start_tool "$tool" || return 1
 	rx0=$(rx_packets)
-	[ -n "$TOOL_PID" ] && awk '{print $14 + $15}' "/proc/$TOOL_PID/stat" >"$WORK/cpu.start"
-	ip netns exec "$SND" taskset -c 0 "$BIN/capture_send" -x -b 64 -i "$SDEV" -r "$rate" -c "$n" \
-		>"$WORK/send.json"
-	sleep 1
+	c0=$(task_ns "$TOOL_PID")
+	k0=$(task_ns "$KSOFTIRQD0")
+	ip netns exec "$SND" taskset -c 0 "$BIN/capture_send" -b 64 -i "$SDEV" -r "$rate" -c "$n" \
+		-t "$(awk -v s="$SECS" 'BEGIN { print s * 1.1 }')" >"$WORK/send.json"
+	# tcpdump's TPACKET_V3 ring hands a partly filled block over after its
+	# timeout (tcpdump's 1 s); flowtap reads at least every 100 ms.
+	sleep 1.5
 	rx1=$(rx_packets)
+	c1=$(task_ns "$TOOL_PID")
+	k1=$(task_ns "$KSOFTIRQD0")
 	if [ -n "$TOOL_PID" ]; then
-		# CPU time of the capture process itself (its userspace and
-		# syscalls) while the traffic ran: what draining a packet costs.
-		awk -v s="$(cat "$WORK/cpu.start")" '{print $14 + $15 - s}' "/proc/$TOOL_PID/stat" \
-			>"$WORK/cpu.ticks"
 		kill -INT "$TOOL_PID"
 		wait "$TOOL_PID" || true
 		TOOL_PID=
-		cap=$(awk '/packets captured/ {print $1}' "$WORK/tool.err")
-	else
-		cap=$((rx1 - rx0))
+		file=$(capinfos -c -M "$WORK/t.pcap" | awk '/Number of packets/ {print $NF}')
+		dropped=$(awk '/packets dropped by kernel/ {print $1}' "$WORK/tool.err")
 	fi
-	rx=$((rx1 - rx0))
+	sent=$(sed -n 's/.*"sent":\([0-9]*\).*/\1/p' "$WORK/send.json")
 	achieved=$(sed -n 's/.*"rate":\([0-9]*\).*/\1/p' "$WORK/send.json")
-	echo "$n $rx ${cap:-0} (sent at ${achieved:-0} pps)"
-	# A rate the sender could not keep, or frames the veth dropped before
-	# the receiver saw them: no verdict about the tool.
-	[ "$((${achieved:-0} * 100))" -ge "$((rate * 97))" ] || return 3
-	[ "$((rx * 100))" -ge "$((n * 97))" ] || return 3
-	[ "${cap:-0}" -ge "$((rx < n ? rx : n))" ]
+	scpu=$(sed -n 's/.*"cpu_s":\([0-9.]*\).*/\1/p' "$WORK/send.json")
+	if [ "$((achieved * 100))" -lt "$((rate * 97))" ] || [ "$(((rx1 - rx0) * 100))" -lt "$((sent * 97))" ]; then
+		verdict=sender
+	elif [ "$tool" = none ] || [ "${file:-0}" -eq "$sent" ]; then
+		verdict=ok
+	else
+		verdict=loss
+	fi
+	printf '{"bench":"capture_trial","kind":"%s","tool":"%s","rep":%d,"rate":%d,"seconds":%d,"sent":%d,"achieved_pps":%d,"rx":%d,"file":%d,"tool_dropped":%s,"tool_cpu_ns":%d,"sender_cpu_ns":%.0f,"ksoftirqd_ns":%d,"verdict":"%s"}\n' \
+		"$kind" "$tool" "$rep" "$rate" "$SECS" "$sent" "$achieved" "$((rx1 - rx0))" "${file:-0}" \
+		"${dropped:-null}" "$((c1 - c0))" "$(awk -v s="$scpu" 'BEGIN { print s * 1e9 }')" \
+		"$((k1 - k0))" "$verdict" >>"$JSONL"
+	log "$kind $tool $rate pps: sent $sent at $achieved pps, in the file ${file:-0}: $verdict"
+	echo "$verdict"
 }
 
-# lossless TOOL: doubles the rate until a loss, then narrows the interval
-# to 5%. Appends a JSON line; prints the rate. A rate the sender cannot
-# keep ends the search: the result is then a lower bound ("sender_limited").
+# lossless TOOL REP: doubles the rate until a trial is not lossless, then
+# bisects to 5%. Appends a JSON line with the highest rate that was
+# lossless and whether the sender, not the tool, ended the search.
 lossless() {
-	local tool=$1 r=50000 lo=0 hi=0 mid res rc limited=false line
+	local tool=$1 rep=$2 r=$START_RATE lo=0 hi=0 mid v limited=false loss=0
 	while :; do
-		res=$(trial "$tool" "$r") && rc=0 || rc=$?
-		if [ "$rc" = 0 ]; then
-			log "$tool $r: ok ($res)"
-			lo=$r
-			r=$((r * 2))
-			continue
-		fi
-		if [ "$rc" = 3 ]; then
-			log "$tool $r: the sender or the veth cannot keep this rate ($res)"
-			limited=true
-		else
-			log "$tool $r: loss (sent received captured: $res)"
-		fi
-		hi=$r
-		break
+		v=$(trial search "$tool" "$r" "$rep")
+		[ "$v" = ok ] || break
+		lo=$r
+		r=$((r * 2))
 	done
-	while [ "$QUICK" = 0 ] && [ $(((hi - lo) * 100)) -gt $((lo * 5)) ]; do
+	hi=$r
+	[ "$v" = sender ] && limited=true
+	[ "$v" = loss ] && loss=$r
+	while [ "$QUICK" = 0 ] && [ $(((hi - lo) * 100)) -gt $((lo * 5)) ] && [ $((hi - lo)) -gt 5000 ]; do
 		mid=$(((lo + hi) / 2))
-		res=$(trial "$tool" "$mid") && rc=0 || rc=$?
-		case $rc in
-		0) lo=$mid; log "$tool $mid: ok ($res)" ;;
-		3) hi=$mid; limited=true; log "$tool $mid: the sender or the veth cannot keep this rate ($res)" ;;
-		*) hi=$mid; limited=false; log "$tool $mid: loss ($res)" ;;
+		v=$(trial search "$tool" "$mid" "$rep")
+		case $v in
+		ok) lo=$mid ;;
+		sender) hi=$mid; limited=true ;;
+		*) hi=$mid; limited=false; loss=$mid ;;
 		esac
 	done
-	line=$(printf '{"bench":"capture_lossless","tool":"%s","lossless_pps":%d,"first_loss_pps":%d,"sender_limited":%s,"seconds":%d,"frame_bytes":64}' \
-		"$tool" "$lo" "$hi" "$limited" "$SECONDS_PER_TRIAL")
-	echo "$line" >>"$OUT"
-	echo "$lo"
-}
-
-# cpu TOOL RATE: the capture process's CPU time per packet at RATE.
-cpu() {
-	local tool=$1 rate=$2 res ticks hz ns
-	res=$(trial "$tool" "$rate") || true
-	ticks=$(cat "$WORK/cpu.ticks")
-	hz=$(getconf CLK_TCK)
-	ns=$(awk -v t="$ticks" -v hz="$hz" -v n="$((rate * SECONDS_PER_TRIAL))" \
-		'BEGIN { printf "%.0f", t / hz * 1e9 / n }')
-	log "$tool at $rate pps: $ns ns of its own CPU per packet ($res)"
-	printf '{"bench":"capture_cpu","tool":"%s","rate_pps":%d,"process_ns_per_packet":%d}\n' \
-		"$tool" "$rate" "$ns" >>"$OUT"
+	printf '{"bench":"capture_lossless","tool":"%s","rep":%d,"lossless_pps":%d,"first_loss_pps":%d,"sender_limited":%s}\n' \
+		"$tool" "$rep" "$lo" "$loss" "$limited" >>"$JSONL"
+	log "$tool round $rep: lossless up to $lo pps$([ "$limited" = true ] && echo ' (the sender could not go faster)')"
 }
 
 cost() {
@@ -212,34 +229,52 @@ cost() {
 	for f in "tcp port 9999" "udp port 53 or tcp port 80 or (ip6 and tcp[tcpflags] & tcp-syn != 0)"; do
 		mount -t bpf bpf "$WORK/cost"
 		FLOWTAP_PIN_ROOT="$WORK/cost/flowtap" taskset -c 1 "$BIN/capture_cost" "$f" 2>/dev/null |
-			sed 's/^{/{"bench":"capture_cost",/' >>"$OUT"
+			sed 's/^{/{"bench":"capture_cost",/' >>"$JSONL"
 		umount "$WORK/cost"
 	done
 }
 
+# The order of the tools rotates between rounds.
+rotate() {
+	local rep=$1 list=($2) i n
+	n=${#list[@]}
+	for ((i = 0; i < n; i++)); do echo "${list[$(((i + rep) % n))]}"; done
+}
+
 main() {
-	local t pps=() ft=0 td=0 none=0
-	: >"$OUT"
+	local rep t rate
+	: >"$JSONL"
+	setup
+	log "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); ${SECS}s trials, $REPS rounds"
+	for ((rep = 0; rep < REPS; rep++)); do
+		for rate in $CPU_RATES; do
+			for t in $(rotate "$rep" "none $TOOLS"); do
+				trial cpu "$t" "$rate" "$rep" >/dev/null
+			done
+		done
+		for t in $(rotate "$rep" "$TOOLS"); do
+			lossless "$t" "$rep"
+		done
+	done
 	if [ "$COST" = 1 ]; then
 		log "cost of a filter that matches nothing (BPF_PROG_TEST_RUN)"
 		cost
 	fi
-	setup
-	log "lossless rates, 64-byte UDP frames, ${SECONDS_PER_TRIAL}s per trial"
-	for t in $TOOLS; do
-		case $t in
-		none) none=$(lossless none) ;;
-		flowtap) ft=$(lossless flowtap) ;;
-		tcpdump) td=$(lossless tcpdump) ;;
-		esac
-	done
-	for t in $TOOLS; do
-		[ "$t" = none ] || cpu "$t" 400000
-	done
-	printf '{"bench":"capture_ratio","flowtap_pps":%d,"tcpdump_pps":%d,"receiver_pps":%d,"ratio":%s}\n' \
-		"$ft" "$td" "$none" "$(awk -v a="$ft" -v b="$td" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" >>"$OUT"
-	cat "$OUT"
-	log "results in $OUT"
 }
 
 main
+if [ -z "$OUT" ]; then
+	PYTHONPATH=$ROOT/bench python3 -c 'import sys, report; report.capture_assemble(*sys.argv[1:])' \
+		"$JSONL" "$WORK/capture.json" "$SECS" "$FT"
+	PYTHONPATH=$ROOT/bench python3 -c 'import json, sys, report; print("\n".join(report.capture_render(json.load(open(sys.argv[1])))))' "$WORK/capture.json"
+	exit 0
+fi
+mkdir -p "$(dirname "$OUT")"
+PYTHONPATH=$ROOT/bench python3 -c 'import sys, report; report.capture_assemble(*sys.argv[1:])' \
+	"$JSONL" "$OUT" "$SECS" "$FT"
+log "results in $OUT"
+if [ "$DOC" = 1 ]; then
+	PYTHONPATH=$ROOT/bench python3 -c 'import sys, report; report.capture_doc(*sys.argv[1:])' \
+		"$OUT" "$ROOT/docs/benchmarks.md"
+	log "section written to docs/benchmarks.md"
+fi

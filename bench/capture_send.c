@@ -2,13 +2,18 @@
 /*
  * capture_send: exactly COUNT UDP frames out of a device at a steady RATE
  * (packets per second): through a packet socket that bypasses the qdisc,
- * or with -x as XDP live frames (BPF_PROG_TEST_RUN with
+ * or with -x as XDP live frames (where the kernel allows them: 6.18 answers
+ * EPERM) (BPF_PROG_TEST_RUN with
  * BPF_F_TEST_XDP_LIVE_FRAMES running an XDP_TX program: no socket layer,
  * several Mpps from one core). For bench/capture.sh, which looks for the
  * highest rate at which a capture loses nothing. Prints one JSON line:
- * sent, seconds, rate.
+ * sent, seconds, rate, and its own CPU time (user and system: with a veth
+ * that includes the receive path its sends run in softirq context).
  *
- * Usage: capture_send -i DEV -r PPS -c COUNT [-s FRAME_BYTES] [-b BATCH] [-x]
+ * -t SECONDS stops sending at that time even if COUNT is not reached: a
+ * rate the sender cannot keep then shows as a shortfall, quickly.
+ *
+ * Usage: capture_send -i DEV -r PPS -c COUNT [-s FRAME_BYTES] [-b BATCH] [-t SECONDS] [-x]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -121,7 +127,8 @@ static int send_live(int prog, int ifindex, void *frame, size_t len, unsigned in
 int main(int argc, char **argv)
 {
 	const char *dev = NULL;
-	double rate = 0, t0, t;
+	double rate = 0, t0, t, cpu, limit = 0;
+	struct rusage ru;
 	unsigned long count = 0, sent = 0;
 	size_t len = 64;
 	unsigned char frame[1514];
@@ -132,8 +139,11 @@ int main(int argc, char **argv)
 	int opt, fd, one = 1, i, prog = -1;
 	int live = 0;
 
-	while ((opt = getopt(argc, argv, "i:r:c:s:b:x")) != -1) {
+	while ((opt = getopt(argc, argv, "i:r:c:s:b:t:x")) != -1) {
 		switch (opt) {
+		case 't':
+			limit = atof(optarg);
+			break;
 		case 'x':
 			live = 1;
 			break;
@@ -186,6 +196,8 @@ int main(int argc, char **argv)
 		double due = t0 + (double)sent / rate, left;
 		int k;
 
+		if (limit > 0 && now() - t0 > limit)
+			break;
 		/* Pace: each batch leaves when it is due; sleep rather than
 		 * spin when it is far, the receiving side needs the CPUs. */
 		while ((left = due - now()) > 0) {
@@ -212,10 +224,15 @@ int main(int argc, char **argv)
 	t = now() - t0;
 	if (live)
 		bpf_xdp_detach((int)if_nametoindex("lo"), XDP_FLAGS_SKB_MODE, NULL);
-	printf("{\"sent\":%lu,\"seconds\":%.4f,\"rate\":%.0f}\n", sent, t, (double)sent / t);
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+	printf("{\"sent\":%lu,\"seconds\":%.4f,\"rate\":%.0f,\"cpu_s\":%.4f}\n", sent, t,
+	       (double)sent / t, cpu);
 	return 0;
 usage:
 	fprintf(stderr,
-		"usage: capture_send -i DEV -r PPS -c COUNT [-s FRAME_BYTES] [-b BATCH] [-x]\n");
+		"usage: capture_send -i DEV -r PPS -c COUNT [-s FRAME_BYTES] [-b BATCH] [-t SECONDS] "
+		"[-x]\n");
 	return 2;
 }
