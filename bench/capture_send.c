@@ -231,8 +231,9 @@ int main(int argc, char **argv)
 	       (double)sent / t, cpu);
 	return 0;
 usage:
-	fprintf(stderr,
-		"usage: capture_send -i DEV -r PPS -c COUNT [-s FRAME_BYTES] [-b BATCH] [-t SECONDS] "
-		"[-x]\n");
+	fprintf(
+	    stderr,
+	    "usage: capture_send -i DEV -r PPS -c COUNT [-s FRAME_BYTES] [-b BATCH] [-t SECONDS] "
+	    "[-x]\n");
 	return 2;
 }

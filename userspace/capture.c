@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <linux/openat2.h>
 #include <linux/perf_event.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -66,9 +67,17 @@ struct cap_slot {
 	__u32 refs[FT_MAX_IFACE_ARGS]; /* interfaces we hold an ifref on */
 };
 
-struct cap_queue {
-	__u8 *buf;
-	size_t head, tail, cap;
+/* One CPU's perf buffer, read in place. */
+struct cap_ring {
+	struct perf_event_mmap_page *page;
+	__u8 *data;
+	size_t size;	     /* a power of 2 */
+	__u64 pos, head;     /* next record to read; data_head at this round */
+	__u64 next;	     /* past the current record */
+	struct ft_cap_hdr h; /* the current record, when have */
+	const __u8 *bytes;   /* its frame bytes: in the buffer or in wrap */
+	bool have;
+	__u8 *wrap; /* a record that wraps the buffer's end, copied out */
 };
 
 struct cap_out {
@@ -96,7 +105,7 @@ struct cap_run {
 	int ifstats_fd[3]; /* ft_ifstats, ft_ifslot, ft_ifstats_slots */
 	__u64 *calls_base; /* the datapath's capture_calls when we started */
 	struct perf_buffer *pb;
-	struct cap_queue *q;
+	struct cap_ring *q;
 	int nq;
 	struct cap_out out;
 	__u64 captured, malformed, perf_lost;
@@ -812,116 +821,141 @@ static __u64 cap_now(clockid_t clk)
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
-/* A perf sample's data starts 4 bytes past an 8-byte boundary: the record
- * header is copied out, never read in place (ft_cap_hdr is 8-aligned). The
- * queue keeps records 8-aligned, so cap_drain reads them in place. */
-static void cap_queue_push(struct cap_run *r, int cpu, const void *data, __u32 size)
+/* Each CPU's perf buffer is read in place (perf_buffer__buffer()), not
+ * through libbpf's callback: the merge reads the record at each buffer's
+ * read position and the writer copies its frame straight from the buffer
+ * into the output buffer, so a record is copied once. data_tail moves past
+ * records once they are written; a record newer than the merge's cutoff
+ * stays in the buffer until a later round. */
+static void cap_ring_init(struct cap_run *r)
 {
-	struct ft_cap_hdr h;
-	struct cap_queue *q;
-	size_t need;
+	long page = sysconf(_SC_PAGESIZE);
+	int i;
 
-	if (cpu < 0 || cpu >= r->nq || size < sizeof(h)) {
-		r->malformed++;
-		return;
-	}
-	memcpy(&h, data, sizeof(h));
-	if (h.copy_len > size - sizeof(h) || h.copy_len > CBPF_MAX_COPY) {
-		r->malformed++;
-		return;
-	}
-	q = &r->q[cpu];
-	need = (sizeof(h) + h.copy_len + 7) & ~(size_t)7;
-	if (q->tail + need > q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 1 << 20;
-		__u8 *b;
+	for (i = 0; i < r->nq; i++) {
+		struct cap_ring *q = &r->q[i];
+		void *base;
+		size_t size;
 
-		while (cap < q->tail + need)
-			cap *= 2;
-		b = realloc(q->buf, cap);
-		if (!b) {
-			r->malformed++;
-			return;
-		}
-		q->buf = b;
-		q->cap = cap;
+		if (perf_buffer__buffer(r->pb, i, &base, &size))
+			continue;
+		q->page = base;
+		q->data = (__u8 *)base + page;
+		q->size = size;
+		q->pos = q->page->data_tail;
 	}
-	memcpy(q->buf + q->tail, data, sizeof(h) + h.copy_len);
-	q->tail += need;
 }
 
-static enum bpf_perf_event_ret cap_on_event(void *ctx, int cpu, struct perf_event_header *e)
+/* The record at q->pos as a whole, wrapped ones copied out. NULL when the
+ * copy buffer cannot be had. */
+static const __u8 *cap_ring_rec(struct cap_ring *q, size_t len)
 {
-	struct cap_run *r = ctx;
+	size_t off = (size_t)(q->pos & (q->size - 1));
 
-	if (e->type == PERF_RECORD_SAMPLE) {
-		const struct {
-			struct perf_event_header h;
-			__u32 size;
-			__u8 data[];
-		} *s = (const void *)e;
+	if (off + len <= q->size)
+		return q->data + off;
+	if (!q->wrap && !(q->wrap = malloc(65536)))
+		return NULL;
+	memcpy(q->wrap, q->data + off, q->size - off);
+	memcpy(q->wrap + (q->size - off), q->data, len - (q->size - off));
+	return q->wrap;
+}
 
-		cap_queue_push(r, cpu, s->data, s->size);
-	} else if (e->type == PERF_RECORD_LOST) {
-		const struct {
-			struct perf_event_header h;
-			__u64 id, lost;
-		} *l = (const void *)e;
+/* Makes the next sample of q, if any before q->head, its current record
+ * (q->h, q->bytes); counts and skips lost and malformed records. */
+static bool cap_ring_peek(struct cap_run *r, struct cap_ring *q)
+{
+	while (!q->have && q->pos < q->head) {
+		const struct perf_event_header *e =
+		    (const void *)(q->data + (q->pos & (q->size - 1)));
+		const __u8 *rec;
+		__u32 raw;
 
-		r->perf_lost += l->lost;
+		/* Records are 8-aligned, so a header never wraps. */
+		if (e->size < sizeof(*e) || q->pos + e->size > q->head) {
+			r->malformed++;
+			q->pos = q->head;
+			break;
+		}
+		rec = cap_ring_rec(q, e->size);
+		if (!rec) {
+			r->malformed++;
+		} else if (e->type == PERF_RECORD_LOST && e->size >= sizeof(*e) + 16) {
+			__u64 lost;
+
+			memcpy(&lost, rec + sizeof(*e) + 8, sizeof(lost));
+			r->perf_lost += lost;
+		} else if (e->type == PERF_RECORD_SAMPLE) {
+			/* The sample's data starts 4 bytes past an 8-byte
+			 * boundary: the header is copied out, never read in
+			 * place. */
+			memcpy(&raw, rec + sizeof(*e), sizeof(raw));
+			if (e->size < sizeof(*e) + 4 + sizeof(q->h) ||
+			    raw > e->size - sizeof(*e) - 4 || raw < sizeof(q->h)) {
+				r->malformed++;
+			} else {
+				memcpy(&q->h, rec + sizeof(*e) + 4, sizeof(q->h));
+				if (q->h.copy_len > raw - sizeof(q->h) ||
+				    q->h.copy_len > CBPF_MAX_COPY) {
+					r->malformed++;
+				} else {
+					q->bytes = rec + sizeof(*e) + 4 + sizeof(q->h);
+					q->next = q->pos + e->size;
+					q->have = true;
+					return true;
+				}
+			}
+		}
+		q->pos += e->size;
 	}
-	return LIBBPF_PERF_EVENT_CONT;
+	return q->have;
 }
 
 static void cap_emit(struct cap_run *r, const struct ft_cap_hdr *h, const __u8 *bytes);
 
-static const struct ft_cap_hdr *cap_queue_head(const struct cap_queue *q)
-{
-	return q->head == q->tail ? NULL : (const void *)(q->buf + q->head);
-}
-
-/* Writes the queued records older than cutoff, oldest first. Each CPU's
- * queue is in order already: a k-way merge, which takes a run of records
- * from one queue while they are older than every other queue's first. */
+/* Writes the records older than cutoff, oldest first. Each CPU's buffer is
+ * in order already: a k-way merge, which takes a run of records from one
+ * buffer while they are older than every other buffer's first. */
 static void cap_drain(struct cap_run *r, __u64 cutoff)
 {
 	int i;
 
+	for (i = 0; i < r->nq; i++)
+		if (r->q[i].page)
+			r->q[i].head = __atomic_load_n(&r->q[i].page->data_head, __ATOMIC_ACQUIRE);
 	while (!r->done) {
-		const struct ft_cap_hdr *h;
 		__u64 limit = cutoff, best_ts = ~0ULL;
+		struct cap_ring *b;
 		int bi = -1;
 
 		for (i = 0; i < r->nq; i++) {
-			h = cap_queue_head(&r->q[i]);
-			if (h && h->ts_ns < best_ts) {
-				best_ts = h->ts_ns;
+			if (cap_ring_peek(r, &r->q[i]) && r->q[i].h.ts_ns < best_ts) {
+				best_ts = r->q[i].h.ts_ns;
 				bi = i;
 			}
 		}
 		if (bi < 0 || best_ts > cutoff)
 			break;
-		for (i = 0; i < r->nq; i++) {
-			h = cap_queue_head(&r->q[i]);
-			if (i != bi && h && h->ts_ns < limit)
-				limit = h->ts_ns;
-		}
-		while (!r->done && (h = cap_queue_head(&r->q[bi])) && h->ts_ns <= limit) {
-			cap_emit(r, h, (const __u8 *)(h + 1));
-			r->q[bi].head += (sizeof(*h) + h->copy_len + 7) & ~(size_t)7;
+		for (i = 0; i < r->nq; i++)
+			if (i != bi && r->q[i].have && r->q[i].h.ts_ns < limit)
+				limit = r->q[i].h.ts_ns;
+		b = &r->q[bi];
+		while (!r->done && cap_ring_peek(r, b) && b->h.ts_ns <= limit) {
+			cap_emit(r, &b->h, b->bytes);
+			b->pos = b->next;
+			b->have = false;
 		}
 	}
-	for (i = 0; i < r->nq; i++) {
-		struct cap_queue *q = &r->q[i];
+	for (i = 0; i < r->nq; i++)
+		if (r->q[i].page)
+			__atomic_store_n(&r->q[i].page->data_tail, r->q[i].pos, __ATOMIC_RELEASE);
+}
 
-		if (q->head == q->tail) {
-			q->head = q->tail = 0;
-		} else if (q->head > q->cap / 2) {
-			memmove(q->buf, q->buf + q->head, q->tail - q->head);
-			q->tail -= q->head;
-			q->head = 0;
-		}
-	}
+/* Never called: the buffers are read in place (cap_drain). */
+static enum bpf_perf_event_ret cap_on_event(void *ctx, int cpu, struct perf_event_header *e)
+{
+	(void)ctx, (void)cpu, (void)e;
+	return LIBBPF_PERF_EVENT_CONT;
 }
 
 /* A perf map with a buffer per CPU. Wakeups at a quarter full rather than
@@ -957,6 +991,9 @@ static int cap_perf_start(struct cap_run *r)
 	r->pb = perf_buffer__new_raw(r->perf_fd, pages, &attr, cap_on_event, r, NULL);
 	if (!r->pb)
 		return ft_fail(CAP_CMD, "opening the perf buffer", errno);
+	if (perf_buffer__buffer_cnt(r->pb) < (size_t)r->nq)
+		r->nq = (int)perf_buffer__buffer_cnt(r->pb);
+	cap_ring_init(r);
 	return 0;
 }
 
@@ -1828,28 +1865,29 @@ static void cap_flush_round(struct cap_run *r)
 		cap_out_flush(r);
 }
 
+/* Waits for a wakeup (a buffer a quarter full) or the timeout, then reads
+ * every buffer: libbpf's epoll set of the perf events, without its reader. */
 static void cap_loop(struct cap_run *r)
 {
 	int timeout = r->out.fmt == FMT_PRINT || r->out.is_stdout ? 50 : 100;
+	int epfd = perf_buffer__epoll_fd(r->pb);
+	struct epoll_event ev[16];
 
 	while (!ft_stop && !r->done) {
-		int n = perf_buffer__poll(r->pb, timeout);
+		int n = epoll_wait(epfd, ev, 16, timeout);
 		__u64 t;
 
-		if (n < 0 && n != -EINTR) {
-			ft_fail(CAP_CMD, "reading the perf buffer", -n);
-			r->err = n;
+		if (n < 0 && errno != EINTR) {
+			ft_fail(CAP_CMD, "reading the perf buffer", errno);
+			r->err = -errno;
 			break;
 		}
 		t = cap_now(CLOCK_MONOTONIC);
-		perf_buffer__consume(r->pb);
 		cap_drain(r, t > CAP_HOLD_NS ? t - CAP_HOLD_NS : 0);
 		cap_flush_round(r);
 	}
-	if (!r->done) {
-		perf_buffer__consume(r->pb);
+	if (!r->done)
 		cap_drain(r, ~0ULL);
-	}
 	cap_flush_round(r);
 }
 
@@ -1930,7 +1968,7 @@ static void cap_fini(struct cap_run *r, struct cbpf_prog *cp, struct cap_opts *o
 			close(r->ifstats_fd[k]);
 	free(r->calls_base);
 	for (k = 0; k < r->nq; k++)
-		free(r->q[k].buf);
+		free(r->q[k].wrap);
 	free(r->q);
 	free(r->delivered);
 	free(r->out.buf);
