@@ -23,7 +23,9 @@
 # --quick: one round of 1 s trials without bisection, printed, nothing
 # written. Otherwise writes bench/results/capture.json (--out) and the
 # "Capture (issue 8)" section of docs/benchmarks.md (bench/report.py).
-# FLOWTAP_BIN=PATH measures another flowtap binary (e.g. an older build).
+# FLOWTAP_BIN=PATH measures another flowtap binary; FLOWTAP_OLD_BIN=PATH
+# adds the tool flowtap-old, that binary's capture (e.g. a build from before
+# a change) measured in the same rounds.
 # Needs root, a built tree (make), tcpdump and capinfos. Traffic stays
 # between two namespaces this script creates (198.18.0.0/15, no routes);
 # everything it creates is removed on exit, on failure too. flowtap's
@@ -133,6 +135,10 @@ start_tool() {
 		ip netns exec "$RCV" env FLOWTAP_PIN_ROOT="$WORK/bpf/flowtap" \
 			LIBXDP_BPFFS="$WORK/bpf" taskset -c 1 "$FT" capture -i "$RDEV" -s "$SNAP" \
 			-w "$WORK/t.pcap" udp 2>"$WORK/tool.err" & ;;
+	flowtap-old)
+		ip netns exec "$RCV" env FLOWTAP_PIN_ROOT="$WORK/bpf/flowtap" \
+			LIBXDP_BPFFS="$WORK/bpf" taskset -c 1 "$FLOWTAP_OLD_BIN" capture -i "$RDEV" \
+			-s "$SNAP" -w "$WORK/t.pcap" udp 2>"$WORK/tool.err" & ;;
 	tcpdump)
 		ip netns exec "$RCV" taskset -c 1 tcpdump -Z root -n -i "$RDEV" -s "$SNAP" \
 			-w "$WORK/t.pcap" udp 2>"$WORK/tool.err" & ;;
@@ -262,16 +268,17 @@ main() {
 	fi
 }
 
+[ -z "${FLOWTAP_OLD_BIN:-}" ] || TOOLS="$TOOLS flowtap-old"
 main
 if [ -z "$OUT" ]; then
 	PYTHONPATH=$ROOT/bench python3 -c 'import sys, report; report.capture_assemble(*sys.argv[1:])' \
-		"$JSONL" "$WORK/capture.json" "$SECS" "$FT"
+		"$JSONL" "$WORK/capture.json" "$SECS" "$FT" "${FLOWTAP_OLD_BIN:-}"
 	PYTHONPATH=$ROOT/bench python3 -c 'import json, sys, report; print("\n".join(report.capture_render(json.load(open(sys.argv[1])))))' "$WORK/capture.json"
 	exit 0
 fi
 mkdir -p "$(dirname "$OUT")"
 PYTHONPATH=$ROOT/bench python3 -c 'import sys, report; report.capture_assemble(*sys.argv[1:])' \
-	"$JSONL" "$OUT" "$SECS" "$FT"
+	"$JSONL" "$OUT" "$SECS" "$FT" "${FLOWTAP_OLD_BIN:-}"
 log "results in $OUT"
 if [ "$DOC" = 1 ]; then
 	PYTHONPATH=$ROOT/bench python3 -c 'import sys, report; report.capture_doc(*sys.argv[1:])' \

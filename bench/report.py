@@ -944,9 +944,10 @@ def render(res_path, doc, img):  # noqa: F811 (adds the collector section)
 # render() appends it when capture.json is there.
 
 CAP_HEADING = "## Capture (issue 8)"
-CAP_TOOLS = ("flowtap", "tcpdump", "tcpdump-B")
+CAP_TOOLS = ("flowtap", "tcpdump", "tcpdump-B", "flowtap-old")
 CAP_LABEL = {"none": "no capture", "flowtap": "flowtap capture -w",
-             "tcpdump": "tcpdump -w (default buffer)", "tcpdump-B": "tcpdump -w -B 131072"}
+             "tcpdump": "tcpdump -w (default buffer)", "tcpdump-B": "tcpdump -w -B 131072",
+             "flowtap-old": "flowtap capture -w, before (FLOWTAP_OLD_BIN)"}
 
 
 def capture_summary(lines):
@@ -1014,12 +1015,14 @@ def capture_summary(lines):
     return out
 
 
-def capture_assemble(jsonl, out_path, seconds, flowtap_bin=""):
+def capture_assemble(jsonl, out_path, seconds, flowtap_bin="", old_bin=""):
     lines = read_jsonl(jsonl)
     m = drops_machine()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if flowtap_bin and os.path.abspath(flowtap_bin) != os.path.join(root, "flowtap"):
         m["flowtap_bin"] = flowtap_bin
+    if old_bin:
+        m["flowtap_old_bin"] = old_bin
     res = {"machine": m, "seconds_per_trial": float(seconds),
            "capture": {"summary": capture_summary(lines), "raw": lines}}
     with open(out_path, "w") as f:
@@ -1047,7 +1050,8 @@ def capture_render(res):
            f" kernel {m['kernel']}; {rounds} rounds of {res['seconds_per_trial']:g} s trials,"
            f" medians with min–max in brackets; load average {m['loadavg']} when it ended"
            " (other work shares the machine)."
-           + (f" flowtap binary: `{m['flowtap_bin']}`." if m.get("flowtap_bin") else ""), "",
+           + (f" flowtap binary: `{m['flowtap_bin']}`." if m.get("flowtap_bin") else "")
+           + (f" \"Before\": `{m['flowtap_old_bin']}`." if m.get("flowtap_old_bin") else ""), "",
            "| capture | lossless up to (packets/s) | rounds ended by the sender |"
            " rounds ended by a loss (at) |",
            "|---|---:|---:|---|"]
@@ -1063,8 +1067,8 @@ def capture_render(res):
     out += ["", "Where every round of a tool ended because the sender could not keep the rate,"
             " its lossless rate is only a lower bound: one core sends (the receive path,"
             " flowtap's programs and AF_PACKET run in its softirqs as well), so the sender is"
-            " the limit on this VM" + (" for every tool here." if limited else " for some."),
-            " The comparison that holds is then what each capture costs per packet:", ""]
+            " the limit on this VM" + (" for every tool here." if limited else " for some.")
+            + " The comparison that holds is then what each capture costs per packet:", ""]
     for rate, per in s["cpu"].items():
         out += [f"At {int(rate):,} packets/s:", "",
                 "| capture | process CPU ns per packet | packets per CPU-second (process) |"
