@@ -259,7 +259,10 @@ capture:
 
 		if (!m)
 			return 0;
-		m->ts_ns = bpf_ktime_get_ns();
+		/* Coarse: the capture programs stamp a match with the precise
+		 * clock themselves, so non-matching packets pay for no clock
+		 * read here (~30 ns in a VM). */
+		m->ts_ns = f->now;
 		m->ifindex = f->ifindex;
 		m->pkt_len = f->len;
 		m->dir = f->dir;

@@ -259,7 +259,7 @@ _Static_assert(sizeof(struct ft_config) == 8, "ft_config layout");
  * ingress packet from an egress one.
  */
 struct ft_cap_meta {
-	__u64 ts_ns;
+	__u64 ts_ns; /* coarse; a capture's record has its own, precise */
 	__u32 ifindex;
 	__u32 pkt_len; /* original frame length, as tcpdump reports it */
 	__u8 dir;
