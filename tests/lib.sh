@@ -211,3 +211,34 @@ ft_wait_listen() {
 	done
 	return 1
 }
+
+# ft_udp_send NS DST SPORT DPORT COUNT PAYLOAD-BYTES: COUNT datagrams from
+# SPORT in namespace NS (IPv4 or IPv6 by DST).
+ft_udp_send() {
+	ip netns exec "$1" python3 -c '
+import socket, sys
+dst, sport, dport, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+for _ in range(n):
+    s.sendto(b"x" * size, (dst, dport))
+' "$2" "$3" "$4" "$5" "$6"
+}
+
+# ft_syslog_listener: a datagram socket at $FT_TMP/devlog writing each
+# message as a line to $FT_TMP/syslog.txt (bind it over /dev/log in a
+# private mount namespace); returns once it listens.
+ft_syslog_listener() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "a", buffering=1)
+while True:
+    out.write(s.recv(65536).decode(errors="replace").rstrip("\n") + "\n")
+' "$FT_TMP/devlog" "$FT_TMP/syslog.txt" &
+	FT_PIDS+=($!)
+	for _ in $(seq 30); do [ -S "$FT_TMP/devlog" ] && return 0; sleep 0.1; done
+	return 1
+}

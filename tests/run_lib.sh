@@ -72,34 +72,8 @@ stop_run() {
 	rm -f $T/$1.pid
 }
 
-udp_send() { # NS DST SPORT DPORT COUNT PAYLOAD-BYTES
-	ip netns exec $1 python3 -c '
-import socket, sys
-dst, sport, dport, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_DGRAM)
-s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
-for _ in range(n):
-    s.sendto(b"x" * size, (dst, dport))
-' "$2" "$3" "$4" "$5" "$6"
-}
-
 # jsum FILE JQ-SELECT FIELD: sum of FIELD over the matching records.
 jsum() { jq -s "[.[] | select($2) | .$3] | add // 0" "$1" 2>/dev/null; }
-
-syslog_listener() {
-	python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-out = open(sys.argv[2], "a", buffering=1)
-while True:
-    out.write(s.recv(65536).decode(errors="replace").rstrip("\n") + "\n")
-' $T/devlog $T/syslog.txt &
-	FT_PIDS+=($!)
-	for _ in $(seq 30); do [ -S $T/devlog ] && return 0; sleep 0.1; done
-	return 1
-}
 
 # slsum PATTERN KEY: sum of KEY=n over syslog lines matching PATTERN.
 slsum() {

@@ -112,32 +112,6 @@ stop_run() { # TAG [SIGNAL]
 	rm -f $T/$1.pid
 }
 
-udp_send() { # NS DST SPORT DPORT COUNT PAYLOAD-BYTES
-	ip netns exec $1 python3 -c '
-import socket, sys
-dst, sport, dport, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_DGRAM)
-s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
-for _ in range(n):
-    s.sendto(b"x" * size, (dst, dport))
-' "$2" "$3" "$4" "$5" "$6"
-}
-
-syslog_listener() {
-	python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-out = open(sys.argv[2], "a", buffering=1)
-while True:
-    out.write(s.recv(65536).decode(errors="replace").rstrip("\n") + "\n")
-' $T/devlog $T/syslog.txt &
-	FT_PIDS+=($!)
-	for _ in $(seq 30); do [ -S $T/devlog ] && return 0; sleep 0.1; done
-	return 1
-}
-
 # An IPFIX collector over UDP in H: decodes templates (enterprise elements
 # included) and data records, one JSON object per record, keys "PEN/ID" or
 # "ID", strings for variable-length elements, numbers for the others.
@@ -204,7 +178,7 @@ slsum() {
 wait_intervals() { sleep "${1:-2.5}"; }
 
 setup || { ft_fail setup "cannot create namespaces"; ft_done; }
-syslog_listener || { ft_fail setup "syslog listener"; ft_done; }
+ft_syslog_listener || { ft_fail setup "syslog listener"; ft_done; }
 ip -n $H link set lo up
 IPFIX_PORT=$((20000 + $$ % 20000))
 ipfix_listener $IPFIX_PORT $T/ipfix.jsonl
@@ -238,10 +212,10 @@ ip netns exec $O ping -c1 -W2 198.18.2.2 >/dev/null || ft_fail route_o_c2 "no re
 ip netns exec $C1 ping -6 -c1 -W2 fd00:0:0:1::1 >/dev/null
 
 # --- bursts from inside the containers ---
-udp_send $C1 198.18.1.1 40001 9999 100 100  # C1 -> the host: h1 ingress
-udp_send $C1 fd00:0:0:1::1 40011 9999 40 60 # the same over IPv6
-udp_send $C1 198.18.2.2 40002 9998 50 200   # C1 -> C2: h1 ingress, h2 egress
-udp_send $O 198.18.2.2 40003 9997 30 300    # outside -> C2: nic0 ingress, h2 egress
+ft_udp_send $C1 198.18.1.1 40001 9999 100 100  # C1 -> the host: h1 ingress
+ft_udp_send $C1 fd00:0:0:1::1 40011 9999 40 60 # the same over IPv6
+ft_udp_send $C1 198.18.2.2 40002 9998 50 200   # C1 -> C2: h1 ingress, h2 egress
+ft_udp_send $O 198.18.2.2 40003 9997 30 300    # outside -> C2: nic0 ingress, h2 egress
 wait_intervals
 
 sel1='.iface == "h1" and .direction == "ingress" and .sport == 40001 and .dport == 9999'
@@ -291,7 +265,7 @@ esac
 
 # --- removal: final records, forgotten, no errors ---
 idx1=$(ip -n $H -j link show h1 | jq '.[0].ifindex')
-udp_send $C1 198.18.1.1 40001 9999 20 100 # just before the veth goes
+ft_udp_send $C1 198.18.1.1 40001 9999 20 100 # just before the veth goes
 ip -n $H link del h1
 wait_intervals
 ft_expect removed_final_packets "$(jsum "$sel1" packets_delta)" 120
@@ -330,7 +304,7 @@ start_run r3 --config $T/run.conf -i nic0 --flow-log $T/flows3.jsonl ||
 sleep 0.5
 ft_expect restart_single_filters "$(filters h2)" 2
 ft_expect restart_status_once "$(ft status --json | jq '[.[] | select(.iface == "h2")] | length')" 1
-udp_send $C2 198.18.2.1 40004 9996 25 100
+ft_udp_send $C2 198.18.2.1 40004 9996 25 100
 wait_intervals
 ft_expect restart_counts "$(jq -s '[.[] | select(.iface == "h2" and .sport == 40004) | .packets_delta] | add // 0' $T/flows3.jsonl)" 25
 ft_expect restart_labels "$(jq -s -r '[.[] | select(.iface == "h2" and .sport == 40004)][0] | .container + "/" + .container_direction' $T/flows3.jsonl)" "$C2/from_container"

@@ -51,8 +51,8 @@ fi
 [ -s $T/d1.pid ] || { fail start "$(cat $T/d1.err)"; exit 1; }
 pass start
 
-udp_send $A 198.18.0.2 40000 9999 100 100
-udp_send $A fd00::2 40001 9998 50 200
+ft_udp_send $A 198.18.0.2 40000 9999 100 100
+ft_udp_send $A fd00::2 40001 9998 50 200
 sleep 4 # past the 2 s idle timeout: the records close and are exported
 nfcapd_stop n1
 # IPFIX octets are IP bytes: 100 x (20 + 8 + 100), 50 x (40 + 8 + 200).
@@ -66,7 +66,7 @@ grep -q "Observation domain 42" $T/n1.log && pass ipfix_domain || fail ipfix_dom
 # A new collector never saw the templates: the refresh sends them again.
 nfcapd_start n2 $T/nf2 || fail nfcapd2 "cannot start"
 sleep 1.5
-udp_send $A 198.18.0.2 40002 9997 30 100
+ft_udp_send $A 198.18.0.2 40002 9997 30 100
 sleep 0.5
 # SIGTERM: the open record is exported, forced.
 stop_run d1
@@ -135,8 +135,8 @@ for _ in $(seq 30); do ip netns exec $A ss -ltn | grep -q 127.0.0.1:4740 && brea
 printf '%s\n' 'interval = 1s' 'idle_timeout_udp = 1s' 'ipfix = 127.0.0.1:4740' \
 	'ipfix_transport = tcp' >$T/tcp.conf
 start_run d2 -i a0 --containers --config $T/tcp.conf || fail ipfix_tcp_start "$(cat $T/d2.err)"
-udp_send $A 198.18.0.2 40003 9996 25 100
-udp_send $A fd00::2 40004 9995 15 100
+ft_udp_send $A 198.18.0.2 40003 9996 25 100
+ft_udp_send $A fd00::2 40004 9995 15 100
 # TCP: a connection B accepts (timed handshake) and one to a closed port
 # (SYN answered by RST).
 ip netns exec $B python3 -c '

@@ -23,15 +23,15 @@ F=$T/flows.jsonl
 
 # --- kill -9, traffic while down, restart: no loss, no double count ---
 start_run d1 -i a0 --interval 1 --flow-log $F || { fail start "$(cat $T/d1.err)"; exit 1; }
-udp_send $A 198.18.0.2 40000 9999 100 100
+ft_udp_send $A 198.18.0.2 40000 9999 100 100
 sleep 2.5
 expect before_crash "$(jsum $F "$sel" packets_delta)" 100
 kill_run d1
 expect crash_still_attached "$(ft status --json | jq length)" 1
-udp_send $A 198.18.0.2 40000 9999 50 100 # counted by the datapath alone
+ft_udp_send $A 198.18.0.2 40000 9999 50 100 # counted by the datapath alone
 start_run d2 -i a0 --interval 1 --flow-log $F || fail restart "$(cat $T/d2.err)"
 sleep 2.5
-udp_send $A 198.18.0.2 40000 9999 30 100
+ft_udp_send $A 198.18.0.2 40000 9999 30 100
 sleep 2.5
 expect restart_flows_cumulative "$(ft flows --json | jq "[.[] | select($sel) | .packets] | add")" 180
 expect restart_exact "$(jsum $F "$sel" packets_delta)/$(jsum $F "$sel" bytes_delta)" 180/25560
@@ -47,12 +47,12 @@ expect restart_unpinned "$(ls $BPF | grep -c flowtap)" 0
 ft attach a0 || fail preattach "attach failed"
 F2=$T/flows2.jsonl
 start_run d3 -i a0 --interval 1 --flow-log $F2 || fail preattached_start "$(cat $T/d3.err)"
-udp_send $A 198.18.0.2 40000 9999 10 100
+ft_udp_send $A 198.18.0.2 40000 9999 10 100
 sleep 1.5
 stop_run d3
 expect preattached_kept "$(ft status --json | jq -c '[.[] | .iface]')" '["a0"]'
 expect preattached_counts "$(jsum $F2 "$sel" packets_delta)" 10
-udp_send $A 198.18.0.2 40000 9999 5 100 # while no run is there
+ft_udp_send $A 198.18.0.2 40000 9999 5 100 # while no run is there
 F3=$T/flows3.jsonl
 start_run d4 -i a0 --interval 1 --flow-log $F3 || fail second_start "$(cat $T/d4.err)"
 sleep 1.5

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../run_lib.sh"
 
 setup || { fail setup "cannot create namespaces"; exit 1; }
-syslog_listener || { fail setup "syslog listener"; exit 1; }
+ft_syslog_listener || { fail setup "syslog listener"; exit 1; }
 # Neighbours first: ARP and NDP are not what is counted.
 ip netns exec $A ping -c1 -W2 198.18.0.2 >/dev/null
 ip netns exec $A ping -6 -c1 -W2 fd00::2 >/dev/null
@@ -34,8 +34,8 @@ case "$rc:$out" in
 *) fail second_run_refused "exit $rc: $out" ;;
 esac
 
-udp_send $A 198.18.0.2 40000 9999 100 100
-udp_send $A fd00::2 40001 9998 50 200
+ft_udp_send $A 198.18.0.2 40000 9999 100 100
+ft_udp_send $A fd00::2 40001 9998 50 200
 sleep 5 # past the 3 s idle timeout and a few intervals
 
 sel4='.direction=="egress" and .proto=="udp" and .sport==40000 and .dport==9999'
@@ -61,7 +61,7 @@ expect syslog_flows_ended "$(slsum ': summary ' ended_idle | awk '{print ($1 >= 
 mv $F $F.old
 kill -HUP $(cat $T/d1.pid)
 sleep 0.5
-udp_send $A 198.18.0.2 40002 9997 10 100
+ft_udp_send $A 198.18.0.2 40002 9997 10 100
 sleep 1.5
 sel7='.direction=="egress" and .sport==40002 and .dport==9997'
 expect sighup_reopen "$( [ -f $F ] && jsum $F "$sel7" packets_delta)" 10
@@ -83,7 +83,7 @@ expect sigterm_unpinned "$(ls $BPF | grep -c flowtap)" 0
 
 # No sink configured: the terminal summary on stdout (what `make run` shows).
 start_run d2 -i a0 --interval 1 || fail human_start "$(cat $T/d2.err)"
-udp_send $A 198.18.0.2 40003 9996 20 100
+ft_udp_send $A 198.18.0.2 40003 9996 20 100
 sleep 2.2
 stop_run d2
 if grep -q '^--- .* flows ' $T/d2.out && grep -qE 'a0 +egress +udp +198\.18\.0\.1:40003 -> 198\.18\.0\.2:9996 +20 pkts' $T/d2.out; then
@@ -115,7 +115,7 @@ ip link add c0 netns $A type veth peer name d0 netns $B &&
 ip netns exec $A ping -c1 -W2 198.19.0.2 >/dev/null
 F4=$T/flows4.jsonl
 start_run d4 -i a0 -i c0 --interval 1 --flow-log $F4 || fail iface_deleted_start "$(cat $T/d4.err)"
-udp_send $A 198.19.0.2 40004 9995 10 100
+ft_udp_send $A 198.19.0.2 40004 9995 10 100
 sleep 0.3
 ip -n $A link del c0
 sleep 2
@@ -131,7 +131,7 @@ expect iface_deleted_detached "$(ft status --json | jq length)/$(ls $BPF | grep 
 if command -v curl >/dev/null; then
 	start_run d5 -i a0 --interval 1 --metrics 127.0.0.1:19477 --flow-log $T/f5.jsonl ||
 		fail metrics_start "$(cat $T/d5.err)"
-	udp_send $A 198.18.0.2 40005 9994 5 100
+	ft_udp_send $A 198.18.0.2 40005 9994 5 100
 	sleep 2.2
 	m=$(ip netns exec $A curl -s http://127.0.0.1:19477/metrics)
 	for fam in flowtap_flows_active flowtap_drain_duration_seconds_count flowtap_packets_total; do

@@ -41,7 +41,7 @@ s.close()
 tcp_client 41000 8080 # a whole connection, closed with FIN
 tcp_client 41001 8081 # refused: the answer is a RST
 # A UDP flow that never idles: 10 packets, one every 0.5 s, over 5 s.
-for _ in $(seq 10); do udp_send $A 198.18.0.2 40000 7000 1 100; sleep 0.5; done
+for _ in $(seq 10); do ft_udp_send $A 198.18.0.2 40000 7000 1 100; sleep 0.5; done
 sleep 1.5
 
 fin='.direction=="egress" and .proto=="tcp" and .sport==41000 and .dport==8080'
