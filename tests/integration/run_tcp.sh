@@ -99,6 +99,10 @@ FT_PIDS+=($!)
 F2=$T/small.jsonl
 start_run d2 -i a0 --config $T/small.conf --flow-table-size 64 --flow-log $F2 ||
 	fail small_start "$(cat $T/d2.err)"
+# Egress packets that are not the test's (IPv6 neighbour discovery, MLD)
+# may find the table full too: counted, so the overflow may hold them.
+v6eg() { ft stats --json -i a0 | jq '[.[] | select(.direction == "egress" and .class == "ipv6") | .packets] | add // 0'; }
+v6_before=$(v6eg)
 # 100 flows of one packet each, faster than a drain
 ip netns exec $A python3 -c '
 import socket
@@ -109,7 +113,13 @@ for i in range(100):
 sleep 2.5
 inflows=$(jq -s '[.[] | select(.direction == "egress" and .dport == 6000) | .packets_delta] | add' $F2)
 over=$(ft stats --json -i a0 | jq '[.[] | select(.direction == "egress" and .counter == "flow_overflow") | .value] | add')
-expect small_table_nothing_lost "$inflows + $over" "$((100 - over)) + $over"
+v6=$(($(v6eg) - v6_before))
+if [ "$inflows" -le 100 ] && [ $((inflows + over)) -ge 100 ] &&
+	[ $((inflows + over)) -le $((100 + v6)) ]; then
+	pass small_table_nothing_lost
+else
+	fail small_table_nothing_lost "$inflows in flows + $over overflow, want 100 (+ up to $v6 IPv6 packets of the interface's own)"
+fi
 expect small_table_overflowed "$([ "$over" -gt 0 ] && echo yes)" yes
 expect small_table_evicted "$(jq -s '[.[] | select(.end_reason == "lack_of_resources")] | length > 0' $F2)" true
 stop_run d2
