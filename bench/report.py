@@ -634,7 +634,7 @@ def render_later(res_path):
             ""]
 
 
-def render(res_path, doc, img):
+def render_main(res_path, doc, img):
     with open(res_path) as f:
         res = json.load(f)
     m = res["machine"]
@@ -838,16 +838,6 @@ def drops_doc(res_path, doc):
         doc_section(doc, DROPS_HEADING, drops_render(json.load(f)))
 
 
-_render_without_drops = render
-
-
-def render(res_path, doc, img):  # noqa: F811 (adds the drop tracer section)
-    _render_without_drops(res_path, doc, img)
-    drops = os.path.join(os.path.dirname(os.path.abspath(res_path)), "drops.json")
-    if os.path.exists(drops):
-        drops_doc(drops, doc)
-
-
 # --- collector and exporter (bench/collector.sh) ---------------------------
 # Like the drop tracer's: bench/collector.sh writes bench/results/
 # collector.json through collector_assemble() and its section through
@@ -926,16 +916,6 @@ def collector_render(res):
 def collector_doc(res_path, doc):
     with open(res_path) as f:
         doc_section(doc, COLL_HEADING, collector_render(json.load(f)))
-
-
-_render_without_collector = render
-
-
-def render(res_path, doc, img):  # noqa: F811 (adds the collector section)
-    _render_without_collector(res_path, doc, img)
-    coll = os.path.join(os.path.dirname(os.path.abspath(res_path)), "collector.json")
-    if os.path.exists(coll):
-        collector_doc(coll, doc)
 
 
 # --- capture (bench/capture.sh) --------------------------------------------
@@ -1135,14 +1115,20 @@ def capture_doc(res_path, doc):
         doc_section(doc, CAP_HEADING, capture_render(json.load(f)))
 
 
-_render_without_capture = render
+# --- the whole doc ----------------------------------------------------------
+
+# Benchmarks with results of their own: their section follows the main
+# ones when their file sits beside the results being rendered.
+SECTIONS = (("drops.json", drops_doc), ("collector.json", collector_doc),
+            ("capture.json", capture_doc))
 
 
-def render(res_path, doc, img):  # noqa: F811 (adds the capture section)
-    _render_without_capture(res_path, doc, img)
-    cap = os.path.join(os.path.dirname(os.path.abspath(res_path)), "capture.json")
-    if os.path.exists(cap):
-        capture_doc(cap, doc)
+def render(res_path, doc, img):
+    render_main(res_path, doc, img)
+    here = os.path.dirname(os.path.abspath(res_path))
+    for name, section_doc in SECTIONS:
+        if os.path.exists(os.path.join(here, name)):
+            section_doc(os.path.join(here, name), doc)
 
 
 if __name__ == "__main__":
