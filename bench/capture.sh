@@ -34,6 +34,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/netns.sh"
 BIN=$ROOT/build/bench
 FT=${FLOWTAP_BIN:-$ROOT/flowtap}
 SND=ftcb-snd-$$
@@ -99,18 +100,7 @@ ft() {
 }
 
 setup() {
-	ip netns add "$SND"
-	ip netns add "$RCV"
-	ip link add "$SDEV" netns "$SND" type veth peer name "$RDEV" netns "$RCV"
-	for ns in "$SND" "$RCV"; do
-		ip -n "$ns" link set lo up
-		# No neighbour discovery or router solicitations on the link.
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	done
-	ip -n "$SND" addr add 198.18.0.1/15 dev "$SDEV"
-	ip -n "$RCV" addr add 198.19.0.1/15 dev "$RDEV"
-	ip -n "$SND" link set "$SDEV" up
-	ip -n "$RCV" link set "$RDEV" up
+	bench_veth_pair "$SND" "$RCV" "$SDEV" "$RDEV"
 	mount -t bpf bpf "$WORK/bpf"
 	ft attach --tc "$RDEV" >/dev/null
 }

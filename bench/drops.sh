@@ -27,6 +27,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/netns.sh"
 SEND=$ROOT/build/bench/drops_send
 SND=ftdb-snd-$$
 RCV=ftdb-rcv-$$
@@ -66,17 +67,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$SND"
-ip netns add "$RCV"
-ip link add "$SDEV" netns "$SND" type veth peer name "$RDEV" netns "$RCV"
-for ns in "$SND" "$RCV"; do
-	ip -n "$ns" link set lo up
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-done
-ip -n "$SND" addr add 198.18.0.1/15 dev "$SDEV"
-ip -n "$RCV" addr add 198.19.0.1/15 dev "$RDEV"
-ip -n "$SND" link set "$SDEV" up
-ip -n "$RCV" link set "$RDEV" up
+bench_veth_pair "$SND" "$RCV" "$SDEV" "$RDEV"
 NETNS=$(stat -L -c %i "/run/netns/$RCV")
 
 # UDP datagrams to a closed port, as the receiving namespace counts them.
